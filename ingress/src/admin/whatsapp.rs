@@ -1,0 +1,148 @@
+//! `/api/v1/tenants/{id}/channels/whatsapp`: a tenant's WhatsApp Cloud API number and
+//! credentials. Secrets are sealed before they reach the database and only ever read back
+//! masked.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use switchyard_shared::db::TenantTx;
+use switchyard_shared::db::whatsapp_channels::{self, WhatsAppChannelRow};
+use switchyard_shared::domain::{PhoneNumberId, TenantId, WabaId};
+use switchyard_shared::secrets::{SecretString, mask};
+use switchyard_shared::tenancy::{self, WhatsAppChannelInput, whatsapp_app_secret_context,
+    whatsapp_token_context};
+
+use super::tenants::parse_tenant_id;
+use super::{AdminAuth, JsonBody};
+use crate::error::ApiError;
+use crate::startup::IngressState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutWhatsApp {
+    pub phone_number_id: String,
+    pub waba_id: String,
+    pub display_phone_number: Option<String>,
+    pub access_token: String,
+    pub app_secret: Option<String>,
+    #[serde(default = "active_by_default")]
+    pub is_active: bool,
+}
+
+fn active_by_default() -> bool {
+    true
+}
+
+impl PutWhatsApp {
+    fn parse(self) -> Result<WhatsAppChannelInput, ApiError> {
+        let phone_number_id = PhoneNumberId::parse(&self.phone_number_id)
+            .map_err(|e| ApiError::field("phone_number_id", e.reason))?;
+        let waba_id =
+            WabaId::parse(&self.waba_id).map_err(|e| ApiError::field("waba_id", e.reason))?;
+        let token = self.access_token.trim();
+        if token.len() < 8 || token.len() > 4096 {
+            return Err(ApiError::field("access_token", "must be 8-4096 characters"));
+        }
+        let app_secret = match self.app_secret.as_deref().map(str::trim) {
+            Some(s) if s.len() < 8 || s.len() > 256 => {
+                return Err(ApiError::field("app_secret", "must be 8-256 characters"));
+            }
+            other => other.map(SecretString::new),
+        };
+        Ok(WhatsAppChannelInput {
+            phone_number_id,
+            waba_id,
+            display_phone_number: self.display_phone_number,
+            access_token: SecretString::new(token),
+            app_secret,
+            is_active: self.is_active,
+        })
+    }
+}
+
+/// What the API shows of a config: secrets masked.
+#[derive(Debug, Serialize)]
+pub struct WhatsAppView {
+    pub tenant_id: TenantId,
+    pub phone_number_id: String,
+    pub waba_id: String,
+    pub display_phone_number: Option<String>,
+    pub access_token: String,
+    pub app_secret: Option<String>,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn view(state: &IngressState, row: WhatsAppChannelRow) -> Result<WhatsAppView, ApiError> {
+    let tenant = TenantId::from_uuid(row.tenant_id);
+    let open = |sealed: &str, context: String| {
+        state
+            .secrets
+            .open(sealed, &context)
+            .map(|s| s.masked())
+            .unwrap_or_else(|e| {
+                tracing::error!(tenant_id = %tenant, error = %e, "stored secret does not open");
+                mask("")
+            })
+    };
+    Ok(WhatsAppView {
+        tenant_id: tenant,
+        access_token: open(&row.access_token_enc, whatsapp_token_context(tenant)),
+        app_secret: row
+            .app_secret_enc
+            .as_deref()
+            .map(|s| open(s, whatsapp_app_secret_context(tenant))),
+        phone_number_id: row.phone_number_id,
+        waba_id: row.waba_id,
+        display_phone_number: row.display_phone_number,
+        is_active: row.is_active,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+/// `PUT …/channels/whatsapp`: create or replace. 404 for an unknown tenant; 409 when the
+/// `phone_number_id` belongs to another tenant.
+pub async fn put(
+    _: AdminAuth,
+    State(state): State<IngressState>,
+    Path(tenant_id): Path<String>,
+    JsonBody(body): JsonBody<PutWhatsApp>,
+) -> Result<Json<WhatsAppView>, ApiError> {
+    let tenant = parse_tenant_id(&tenant_id)?;
+    let input = body.parse()?;
+    let result =
+        tenancy::put_whatsapp_channel(&state.pool, &state.secrets, tenant, &input).await;
+    let (row, replaced) = match result {
+        Ok(done) => done,
+        // The tenant row is invisible (RLS) or absent: the foreign key refuses the insert.
+        Err(tenancy::TenancyError::Db(switchyard_shared::db::DbError::Sqlx(
+            sqlx::Error::Database(db),
+        ))) if db.code().as_deref() == Some("23503") => {
+            return Err(ApiError::NotFound("no such tenant".into()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    state.whatsapp_routes.invalidate(input.phone_number_id.as_str()).await;
+    if let Some(old) = replaced {
+        state.whatsapp_routes.invalidate(&old).await;
+    }
+    tracing::info!(tenant_id = %tenant, phone_number_id = %input.phone_number_id,
+        "WhatsApp channel configured");
+    Ok(Json(view(&state, row)?))
+}
+
+/// `GET …/channels/whatsapp`: the config, secrets masked.
+pub async fn read(
+    _: AdminAuth,
+    State(state): State<IngressState>,
+    Path(tenant_id): Path<String>,
+) -> Result<Json<WhatsAppView>, ApiError> {
+    let mut tx = TenantTx::begin(&state.pool, parse_tenant_id(&tenant_id)?).await?;
+    let row = whatsapp_channels::get(&mut tx).await?;
+    tx.commit().await?;
+    let row = row.ok_or_else(|| ApiError::NotFound("no WhatsApp channel configured".into()))?;
+    Ok(Json(view(&state, row)?))
+}

@@ -1,0 +1,25 @@
+//! # switchyard-ingress
+//!
+//! The HTTP front door. For every webhook it does four things, in this order, and answers the
+//! provider only when all four are done:
+//!
+//! 1. **verify** the signature over the raw body bytes ([`verify`]) — nothing is parsed before;
+//! 2. **split** the provider's batch into one envelope per event ([`webhooks`]);
+//! 3. **resolve** each event to its tenant through a bounded in-process cache ([`routing`]);
+//! 4. **publish** the envelopes and wait for the broker's confirms
+//!    ([`switchyard_shared::queue`]); events that match no tenant are recorded as
+//!    unroutable instead.
+//!
+//! The same router serves the admin API ([`admin`]) and the health probes ([`health`]).
+//! [`startup`] builds the whole application from configuration; `main.rs` of the CLI and the
+//! tests both call it.
+
+pub mod admin;
+pub mod error;
+pub mod health;
+pub mod routing;
+pub mod startup;
+pub mod verify;
+pub mod webhooks;
+
+pub use startup::{IngressState, router, serve};

@@ -1,0 +1,10 @@
+//! Tenant resolution: from a provider's routing key to the tenant that owns it.
+//!
+//! Lookups go through a bounded in-process cache (TTL `ROUTE_CACHE_TTL_SECS`, at most
+//! `ROUTE_CACHE_CAPACITY` keys). Misses are cached too, for a shorter time, so a flood of
+//! webhooks for an unknown number does not become a flood of queries. The admin API
+//! invalidates the keys it changes. Concurrent misses for one key share a single query.
+
+mod whatsapp;
+
+pub use whatsapp::{WhatsAppRoutes, WhatsAppTenant};

@@ -1,0 +1,86 @@
+//! Building the ingress application from configuration. `switchyard serve` and the test
+//! harness both call [`router`] and [`serve`], so the tests run the real thing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use sqlx::PgPool;
+use switchyard_shared::config::IngressConfig;
+use switchyard_shared::queue::EventQueue;
+use switchyard_shared::secrets::SecretBox;
+use switchyard_shared::shutdown::Shutdown;
+use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::routing::WhatsAppRoutes;
+use crate::{admin, health, webhooks};
+
+/// Everything a handler may use; cheap to clone.
+#[derive(Clone)]
+pub struct IngressState {
+    pub pool: PgPool,
+    pub queue: Arc<dyn EventQueue>,
+    pub secrets: Arc<SecretBox>,
+    pub whatsapp_routes: WhatsAppRoutes,
+    pub config: Arc<IngressConfig>,
+}
+
+impl IngressState {
+    pub fn new(
+        config: IngressConfig,
+        pool: PgPool,
+        queue: Arc<dyn EventQueue>,
+        secrets: Arc<SecretBox>,
+    ) -> Self {
+        let whatsapp_routes = WhatsAppRoutes::new(
+            pool.clone(),
+            secrets.clone(),
+            Duration::from_secs(config.route_cache_ttl_secs),
+            config.route_cache_capacity,
+        );
+        Self {
+            pool,
+            queue,
+            secrets,
+            whatsapp_routes,
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// The whole HTTP surface of the ingress.
+pub fn router(state: IngressState) -> Router {
+    let body_limit = state.config.body_limit_bytes;
+    Router::new()
+        .route(
+            "/webhooks/whatsapp",
+            get(webhooks::whatsapp::verify_subscription).post(webhooks::whatsapp::receive),
+        )
+        .nest("/api/v1", admin::routes())
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serve until `shutdown`, then stop accepting and let in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: IngressState,
+    shutdown: Shutdown,
+) -> std::io::Result<()> {
+    let app = router(state);
+    tracing::info!(addr = ?listener.local_addr().ok(), "ingress listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.wait().await })
+        .await
+}

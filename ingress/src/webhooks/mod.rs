@@ -1,0 +1,41 @@
+//! Webhook endpoints, one file per provider, each with the same steps: verify the raw body,
+//! split it into events, route each to its tenant, publish (or record as unroutable), answer.
+
+pub mod whatsapp;
+
+use switchyard_shared::db::unroutable::{self, NewUnroutable};
+
+use crate::error::ApiError;
+use crate::startup::IngressState;
+
+/// A verified event that no tenant can take, kept for replay.
+#[derive(Debug)]
+pub struct Unroutable {
+    pub routing_key: String,
+    pub reason: &'static str,
+    pub payload: serde_json::Value,
+}
+
+/// Store the unroutable events of one request. Any failure fails the request (503), so the
+/// provider retries and nothing is lost.
+pub async fn record_unroutable(
+    state: &IngressState,
+    provider: &str,
+    events: &[Unroutable],
+) -> Result<(), ApiError> {
+    for event in events {
+        tracing::warn!(provider, routing_key = %event.routing_key, reason = event.reason,
+            "event matches no tenant; recorded for replay");
+        unroutable::record(
+            &state.pool,
+            &NewUnroutable {
+                provider,
+                routing_key: &event.routing_key,
+                reason: event.reason,
+                payload: &event.payload,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}

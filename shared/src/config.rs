@@ -1,0 +1,156 @@
+//! Typed configuration, read from the environment (12-factor) or the command line.
+//!
+//! Every setting is a `clap` argument with an `env` name, so `switchyard serve --help` is the
+//! complete reference and the README's configuration table mirrors it. Secrets are parsed into
+//! [`SecretString`], whose `Debug` never shows them. Per-tenant provider settings live in the
+//! database; what is here are process-wide defaults and endpoints.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use crate::secrets::SecretString;
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseConfig {
+    /// Runtime connection: a role without BYPASSRLS that does not own the tables.
+    #[arg(
+        long = "database-url",
+        env = "DATABASE_URL",
+        default_value = "postgres://switchyard_app:switchyard_app@127.0.0.1:5432/switchyard"
+    )]
+    pub url: SecretString,
+
+    /// Owner connection, used only by `switchyard migrate` (defaults to DATABASE_URL).
+    #[arg(long = "database-owner-url", env = "DATABASE_OWNER_URL")]
+    pub owner_url: Option<SecretString>,
+
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub max_connections: u32,
+}
+
+impl DatabaseConfig {
+    pub fn owner_url(&self) -> &SecretString {
+        self.owner_url.as_ref().unwrap_or(&self.url)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueueBackend {
+    Rabbitmq,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct QueueConfig {
+    #[arg(long = "queue-backend", env = "QUEUE_BACKEND", value_enum, default_value_t = QueueBackend::Rabbitmq)]
+    pub backend: QueueBackend,
+
+    #[arg(
+        long = "amqp-url",
+        env = "AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
+    pub amqp_url: SecretString,
+
+    /// Prefix of every exchange and queue name; lets several deployments (or test runs) share
+    /// one broker.
+    #[arg(long = "queue-prefix", env = "QUEUE_PREFIX", default_value = "switchyard")]
+    pub prefix: String,
+
+    /// Channels the ingress spreads publishes over; confirms are pipelined on each.
+    #[arg(long, env = "QUEUE_PUBLISH_CHANNELS", default_value_t = 4)]
+    pub publish_channels: usize,
+
+    /// Events a worker holds unacknowledged at once (AMQP prefetch).
+    #[arg(long, env = "WORKER_PREFETCH", default_value_t = 32)]
+    pub prefetch: u16,
+
+    /// Deliveries of one event before the broker dead-letters it (poison-message guard).
+    #[arg(long, env = "QUEUE_DELIVERY_LIMIT", default_value_t = 20)]
+    pub delivery_limit: u32,
+
+    /// Delete queues after this many idle seconds (for throw-away environments such as tests;
+    /// unset in production).
+    #[arg(long, env = "QUEUE_EXPIRES_SECS")]
+    pub expires_secs: Option<u64>,
+
+    /// How long the ingress waits for the broker to confirm a publish.
+    #[arg(long, env = "QUEUE_CONFIRM_TIMEOUT_MS", default_value_t = 5000)]
+    pub confirm_timeout_ms: u64,
+}
+
+impl QueueConfig {
+    pub fn confirm_timeout(&self) -> Duration {
+        Duration::from_millis(self.confirm_timeout_ms)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IngressConfig {
+    #[arg(long = "bind", env = "BIND_ADDR", default_value = "0.0.0.0:8080")]
+    pub bind: SocketAddr,
+
+    /// Largest webhook body accepted; Meta sends up to 3 MB.
+    #[arg(long, env = "WEBHOOK_BODY_LIMIT_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub body_limit_bytes: usize,
+
+    /// App secret of the platform's Meta app (tenants may configure their own).
+    #[arg(long, env = "WHATSAPP_APP_SECRET")]
+    pub whatsapp_app_secret: Option<SecretString>,
+
+    /// The "Verify Token" typed into the Meta App Dashboard.
+    #[arg(long, env = "WHATSAPP_VERIFY_TOKEN")]
+    pub whatsapp_verify_token: Option<SecretString>,
+
+    /// Bearer token of the bootstrap admin; the admin API answers 401 to everything when unset.
+    #[arg(long, env = "ADMIN_TOKEN")]
+    pub admin_token: Option<SecretString>,
+
+    #[arg(long, env = "ROUTE_CACHE_TTL_SECS", default_value_t = 60)]
+    pub route_cache_ttl_secs: u64,
+
+    #[arg(long, env = "ROUTE_CACHE_CAPACITY", default_value_t = 100_000)]
+    pub route_cache_capacity: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WorkerConfig {
+    /// Graph API base including the version; point it at the sandbox for local runs.
+    #[arg(
+        long,
+        env = "WHATSAPP_API_BASE",
+        default_value = "https://graph.facebook.com/v25.0"
+    )]
+    pub whatsapp_api_base: String,
+
+    /// Timeout of one call to a provider API.
+    #[arg(long, env = "PROVIDER_HTTP_TIMEOUT_MS", default_value_t = 10_000)]
+    pub provider_timeout_ms: u64,
+
+    /// Attempts of one outbound send before it is marked failed.
+    #[arg(long, env = "OUTBOX_MAX_ATTEMPTS", default_value_t = 5)]
+    pub outbox_max_attempts: i32,
+
+    /// How often the outbox relay looks for sends that are due (retries, or rows a stopped
+    /// worker left behind).
+    #[arg(long, env = "OUTBOX_POLL_MS", default_value_t = 1000)]
+    pub outbox_poll_ms: u64,
+
+    /// First retry delay of a failed send; doubles per attempt.
+    #[arg(long, env = "OUTBOX_RETRY_BASE_MS", default_value_t = 2000)]
+    pub outbox_retry_base_ms: u64,
+}
+
+impl WorkerConfig {
+    pub fn provider_timeout(&self) -> Duration {
+        Duration::from_millis(self.provider_timeout_ms)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SecretsConfig {
+    /// `id:base64(32 bytes)[,…]`, active key first; `switchyard keygen` prints one.
+    #[arg(long = "encryption-keys", env = "ENCRYPTION_KEYS")]
+    pub encryption_keys: SecretString,
+}

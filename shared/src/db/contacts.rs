@@ -1,0 +1,83 @@
+//! `contacts`: the people a tenant talks to, found by whichever identifier an event carries.
+
+use uuid::Uuid;
+
+use super::{DbError, TenantTx};
+
+/// The identifiers a WhatsApp event may carry for its sender. Any of them may be absent
+/// (username users arrive without a phone number), but not all.
+#[derive(Debug, Clone, Default)]
+pub struct WhatsAppIdentity {
+    /// `wa_id` / `from`: digits, no `+`.
+    pub wa_id: Option<String>,
+    /// Business-scoped user id (`user_id` / `from_user_id`).
+    pub user_id: Option<String>,
+    pub display_name: Option<String>,
+}
+
+impl WhatsAppIdentity {
+    /// E.164 form of the `wa_id`, which is the sender's phone number.
+    fn phone(&self) -> Option<String> {
+        self.wa_id.as_ref().map(|digits| format!("+{digits}"))
+    }
+}
+
+/// The contact behind a WhatsApp identity, created if new. Returns its id and whether it was
+/// created by this call (the caller's cue for a first-contact welcome).
+///
+/// Matching prefers the BSUID, then the `wa_id`, then the phone number; identifiers learnt
+/// later are filled in, never overwritten.
+pub async fn upsert_whatsapp(
+    tx: &mut TenantTx,
+    who: &WhatsAppIdentity,
+) -> Result<(Uuid, bool), DbError> {
+    let tenant = tx.tenant().as_uuid();
+    let phone = who.phone();
+    let existing: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM contacts WHERE tenant_id = $1 AND \
+           (whatsapp_user_id = $2 OR whatsapp_id = $3 OR phone = $4) \
+         ORDER BY (whatsapp_user_id = $2) DESC NULLS LAST, (whatsapp_id = $3) DESC NULLS LAST \
+         LIMIT 1",
+    )
+    .bind(tenant)
+    .bind(&who.user_id)
+    .bind(&who.wa_id)
+    .bind(&phone)
+    .fetch_optional(tx.conn())
+    .await?;
+
+    if let Some(id) = existing {
+        sqlx::query(
+            "UPDATE contacts SET \
+               whatsapp_user_id = coalesce(whatsapp_user_id, $2), \
+               whatsapp_id = coalesce(whatsapp_id, $3), \
+               phone = coalesce(phone, $4), \
+               display_name = coalesce($5, display_name), \
+               updated_at = now() \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&who.user_id)
+        .bind(&who.wa_id)
+        .bind(&phone)
+        .bind(&who.display_name)
+        .execute(tx.conn())
+        .await?;
+        return Ok((id, false));
+    }
+
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO contacts (id, tenant_id, whatsapp_user_id, whatsapp_id, phone, display_name) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(tenant)
+    .bind(&who.user_id)
+    .bind(&who.wa_id)
+    .bind(&phone)
+    .bind(&who.display_name)
+    .execute(tx.conn())
+    .await?;
+    Ok((id, true))
+}

@@ -1,0 +1,57 @@
+//! The repositories' error type: constraint conflicts are told apart from everything else so
+//! that callers can answer 409 (API) or skip (worker) without parsing messages.
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// A unique constraint refused the write; the field names the constraint.
+    #[error("conflict on {constraint}")]
+    Conflict { constraint: String },
+    #[error("migration failed: {0}")]
+    Migrate(String),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Sqlx(sqlx::Error),
+}
+
+impl DbError {
+    /// Whether retrying later may succeed (connection trouble, serialization failure,
+    /// deadlock), as opposed to a fault in the data.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DbError::Sqlx(e) => match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::Tls(_) => true,
+                sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                    // 40001 serialization_failure, 40P01 deadlock_detected,
+                    // 57P01 admin_shutdown, 08xxx connection exceptions, 53xxx resources.
+                    code == "40001"
+                        || code == "40P01"
+                        || code == "57P01"
+                        || code.starts_with("08")
+                        || code.starts_with("53")
+                }),
+                _ => false,
+            },
+            // A concurrent insert of the same row: retrying sees the winner's row.
+            DbError::Conflict { .. } => true,
+            DbError::Migrate(_) | DbError::Corrupt(_) => false,
+        }
+    }
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e
+            && db.code().as_deref() == Some("23505")
+        {
+            return DbError::Conflict {
+                constraint: db.constraint().unwrap_or("unique").to_owned(),
+            };
+        }
+        DbError::Sqlx(e)
+    }
+}

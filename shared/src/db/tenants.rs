@@ -1,0 +1,116 @@
+//! `tenants`: the accounts everything else belongs to.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{DbError, TenantTx};
+use crate::domain::{TenantId, TenantSlug, TenantStatus};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub slug: String,
+    pub name: String,
+    pub status: TenantStatus,
+    pub plan: String,
+    pub rate_limit_per_minute: i32,
+    pub welcome_text: Option<String>,
+    pub metadata: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct TenantRow {
+    id: Uuid,
+    slug: String,
+    name: String,
+    status: String,
+    plan: String,
+    rate_limit_per_minute: i32,
+    welcome_text: Option<String>,
+    metadata: serde_json::Value,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<TenantRow> for Tenant {
+    type Error = DbError;
+
+    fn try_from(r: TenantRow) -> Result<Self, DbError> {
+        Ok(Tenant {
+            id: TenantId::from_uuid(r.id),
+            slug: r.slug,
+            name: r.name,
+            status: TenantStatus::parse(&r.status).map_err(|e| DbError::Corrupt(e.to_string()))?,
+            plan: r.plan,
+            rate_limit_per_minute: r.rate_limit_per_minute,
+            welcome_text: r.welcome_text,
+            metadata: r.metadata,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// What it takes to create a tenant; the id is the one the [`TenantTx`] is scoped to.
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    pub slug: TenantSlug,
+    pub name: String,
+    pub welcome_text: Option<String>,
+}
+
+macro_rules! columns {
+    () => {
+        "id, slug, name, status, plan, rate_limit_per_minute, welcome_text, metadata, \
+         created_at, updated_at"
+    };
+}
+
+/// Insert the tenant the transaction is scoped to. A taken slug is a
+/// [`DbError::Conflict`].
+pub async fn create(tx: &mut TenantTx, new: &NewTenant) -> Result<Tenant, DbError> {
+    let id = tx.tenant().as_uuid();
+    let row: TenantRow = sqlx::query_as(concat!(
+        "INSERT INTO tenants (id, slug, name, welcome_text) VALUES ($1, $2, $3, $4) RETURNING ",
+        columns!()
+    ))
+    .bind(id)
+    .bind(new.slug.as_str())
+    .bind(&new.name)
+    .bind(&new.welcome_text)
+    .fetch_one(tx.conn())
+    .await?;
+    row.try_into()
+}
+
+/// The tenant the transaction is scoped to, if it exists.
+pub async fn get(tx: &mut TenantTx) -> Result<Option<Tenant>, DbError> {
+    let row: Option<TenantRow> =
+        sqlx::query_as(concat!("SELECT ", columns!(), " FROM tenants WHERE id = $1"))
+            .bind(tx.tenant().as_uuid())
+            .fetch_optional(tx.conn())
+            .await?;
+    row.map(Tenant::try_from).transpose()
+}
+
+/// Delete the tenant and, by cascade, every row it owns. Returns whether it existed.
+pub async fn delete(tx: &mut TenantTx) -> Result<bool, DbError> {
+    let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
+        .bind(tx.tenant().as_uuid())
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Resolve a slug to an id (operators' tooling; no other column is visible this way).
+pub async fn id_by_slug(pool: &PgPool, slug: &TenantSlug) -> Result<Option<TenantId>, DbError> {
+    let id: Option<Uuid> = sqlx::query_scalar("SELECT tenant_id_by_slug($1)")
+        .bind(slug.as_str())
+        .fetch_one(pool)
+        .await?;
+    Ok(id.map(TenantId::from_uuid))
+}

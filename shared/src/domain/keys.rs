@@ -1,0 +1,67 @@
+//! Keys that give events their identity (deduplication) and their order (conversation).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Channel, ParseError, TenantId};
+
+/// The provider's identity of one event. The worker records it under a unique constraint in
+/// the same transaction as the event's effects, so a redelivered event changes nothing.
+///
+/// Built from a provider-specific prefix and the provider's own id, e.g.
+/// `wa:msg:wamid.HBg…` or `wa:status:wamid.HBg…:delivered`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DedupKey(String);
+
+impl DedupKey {
+    const MAX_LEN: usize = 512;
+
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        if s.is_empty() || s.len() > Self::MAX_LEN || s.chars().any(char::is_control) {
+            return Err(ParseError::new(
+                "dedup key",
+                "expected 1-512 printable characters",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// Join parts with `:`; each part comes from a parsed provider id.
+    pub fn from_parts(parts: &[&str]) -> Result<Self, ParseError> {
+        Self::parse(&parts.join(":"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DedupKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `tenant:channel:contact`: events with the same key belong to one conversation and are
+/// processed in arrival order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConversationKey(String);
+
+impl ConversationKey {
+    pub fn new(tenant: TenantId, channel: Channel, contact: &str) -> Self {
+        Self(format!("{tenant}:{channel}:{contact}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ConversationKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}

@@ -1,0 +1,87 @@
+//! Creating tenants and putting their channel credentials: the few steps the admin API and the
+//! `switchyard tenant` command share, so both seal secrets the same way.
+
+use sqlx::PgPool;
+
+use crate::db::whatsapp_channels::{self, WhatsAppChannelRow, WhatsAppChannelUpsert};
+use crate::db::{DbError, TenantTx, tenants};
+use crate::domain::{PhoneNumberId, TenantId, WabaId};
+use crate::secrets::{SecretBox, SecretString, SecretsError};
+
+/// Associated data that binds a sealed WhatsApp access token to its tenant.
+pub fn whatsapp_token_context(tenant: TenantId) -> String {
+    format!("whatsapp.access_token:{tenant}")
+}
+
+/// Associated data that binds a sealed Meta app secret to its tenant.
+pub fn whatsapp_app_secret_context(tenant: TenantId) -> String {
+    format!("whatsapp.app_secret:{tenant}")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TenancyError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+}
+
+/// Create a tenant with a fresh id.
+pub async fn create_tenant(
+    pool: &PgPool,
+    new: &tenants::NewTenant,
+) -> Result<tenants::Tenant, TenancyError> {
+    let mut tx = TenantTx::begin(pool, TenantId::new()).await?;
+    let tenant = tenants::create(&mut tx, new).await?;
+    tx.commit().await?;
+    Ok(tenant)
+}
+
+/// A WhatsApp config as an admin types it, secrets in plain text.
+#[derive(Debug, Clone)]
+pub struct WhatsAppChannelInput {
+    pub phone_number_id: PhoneNumberId,
+    pub waba_id: WabaId,
+    pub display_phone_number: Option<String>,
+    pub access_token: SecretString,
+    pub app_secret: Option<SecretString>,
+    pub is_active: bool,
+}
+
+/// Seal the secrets and create or replace the tenant's WhatsApp config. Returns the stored row
+/// and the `phone_number_id` it replaced, if that differed (its routing must be forgotten).
+pub async fn put_whatsapp_channel(
+    pool: &PgPool,
+    secrets: &SecretBox,
+    tenant: TenantId,
+    input: &WhatsAppChannelInput,
+) -> Result<(WhatsAppChannelRow, Option<String>), TenancyError> {
+    let access_token_enc = secrets.seal(
+        input.access_token.expose(),
+        &whatsapp_token_context(tenant),
+    )?;
+    let app_secret_enc = input
+        .app_secret
+        .as_ref()
+        .map(|s| secrets.seal(s.expose(), &whatsapp_app_secret_context(tenant)))
+        .transpose()?;
+    let mut tx = TenantTx::begin(pool, tenant).await?;
+    let previous = whatsapp_channels::get(&mut tx)
+        .await?
+        .map(|row| row.phone_number_id)
+        .filter(|old| old != input.phone_number_id.as_str());
+    let row = whatsapp_channels::upsert(
+        &mut tx,
+        &WhatsAppChannelUpsert {
+            phone_number_id: input.phone_number_id.clone(),
+            waba_id: input.waba_id.clone(),
+            display_phone_number: input.display_phone_number.clone(),
+            access_token_enc,
+            app_secret_enc,
+            is_active: input.is_active,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((row, previous))
+}

@@ -1,0 +1,247 @@
+//! `switchyard`: the command line. It only reads configuration and calls into the library;
+//! see `switchyard --help`.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use switchyard::app::{Application, Role};
+use switchyard::sandbox::{FakeGraph, simulate};
+use switchyard::settings::Settings;
+use switchyard::demo;
+use switchyard_shared::config::{DatabaseConfig, SecretsConfig};
+use switchyard_shared::db::tenants::NewTenant;
+use switchyard_shared::domain::{PhoneNumberId, TenantId, TenantSlug, WabaId};
+use switchyard_shared::secrets::{SecretBox, SecretString};
+use switchyard_shared::shutdown::Shutdown;
+use switchyard_shared::tenancy::{self, WhatsAppChannelInput};
+
+#[derive(Parser)]
+#[command(name = "switchyard", version, about = "Multi-tenant webhook router and message-processing worker")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply database migrations (connects as DATABASE_OWNER_URL).
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseConfig,
+    },
+    /// Run the ingress, the worker, or both.
+    Serve {
+        #[arg(long, value_enum, default_value_t = Role::All)]
+        role: Role,
+        /// Also run the fake provider APIs, point the worker at them, and set up the demo
+        /// tenant: a complete offline system.
+        #[arg(long)]
+        sandbox: bool,
+        #[arg(long, env = "SANDBOX_BIND", default_value = "127.0.0.1:9090")]
+        sandbox_bind: SocketAddr,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Manage tenants from the shell.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Run only the fake provider APIs.
+    Sandbox {
+        #[arg(long, env = "SANDBOX_BIND", default_value = "127.0.0.1:9090")]
+        bind: SocketAddr,
+    },
+    /// Send a correctly signed sample webhook to an ingress.
+    #[command(subcommand)]
+    Simulate(SimulateCommand),
+    /// Print a fresh encryption key for ENCRYPTION_KEYS.
+    Keygen {
+        #[arg(long, default_value = "k1")]
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant; prints its id.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Derived from the name when absent.
+        #[arg(long)]
+        slug: Option<String>,
+        /// Text sent to a contact's first WhatsApp message.
+        #[arg(long)]
+        welcome_text: Option<String>,
+        #[command(flatten)]
+        database: DatabaseConfig,
+    },
+    /// Create or replace a tenant's WhatsApp configuration.
+    Whatsapp {
+        /// Tenant id or slug.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        phone_number_id: String,
+        #[arg(long)]
+        waba_id: String,
+        #[arg(long)]
+        display_phone_number: Option<String>,
+        #[arg(long, env = "TENANT_WHATSAPP_ACCESS_TOKEN")]
+        access_token: SecretString,
+        #[arg(long, env = "TENANT_WHATSAPP_APP_SECRET")]
+        app_secret: Option<SecretString>,
+        #[command(flatten)]
+        database: DatabaseConfig,
+        #[command(flatten)]
+        secrets: SecretsConfig,
+    },
+}
+
+#[derive(Subcommand)]
+enum SimulateCommand {
+    /// An inbound WhatsApp text message, signed with WHATSAPP_APP_SECRET.
+    Whatsapp {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        ingress: String,
+        #[arg(long, env = "WHATSAPP_APP_SECRET")]
+        app_secret: SecretString,
+        #[arg(long, default_value = demo::DEMO_PHONE_NUMBER_ID)]
+        phone_number_id: String,
+        #[arg(long, default_value = demo::DEMO_WABA_ID)]
+        waba_id: String,
+        /// Sender's phone number, digits only.
+        #[arg(long, default_value = "15550001111")]
+        from: String,
+        #[arg(long, default_value = "Test Customer")]
+        name: String,
+        #[arg(long, default_value = "Hi, are you open on Saturday?")]
+        text: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // A missing .env is normal (production); a malformed one is worth stopping for.
+    match dotenvy::dotenv() {
+        Ok(_) => {}
+        Err(e) if e.not_found() => {}
+        Err(e) => return Err(e).context("reading .env"),
+    }
+    switchyard_shared::telemetry::init("info,sqlx=warn,lapin=warn");
+    match Cli::parse().command {
+        Command::Migrate { database } => {
+            switchyard_shared::db::migrate(database.owner_url().expose()).await?;
+            println!("migrations applied");
+        }
+        Command::Serve {
+            role,
+            sandbox,
+            sandbox_bind,
+            mut settings,
+        } => serve(role, sandbox.then_some(sandbox_bind), &mut settings).await?,
+        Command::Tenant(command) => tenant(command).await?,
+        Command::Sandbox { bind } => {
+            let shutdown = Shutdown::new();
+            shutdown.trigger_on_signals();
+            let graph = FakeGraph::start(bind, shutdown.clone()).await?;
+            println!("fake WhatsApp Graph API: WHATSAPP_API_BASE={}", graph.api_base());
+            shutdown.wait().await;
+        }
+        Command::Simulate(SimulateCommand::Whatsapp {
+            ingress,
+            app_secret,
+            phone_number_id,
+            waba_id,
+            from,
+            name,
+            text,
+        }) => {
+            let body = simulate::whatsapp_text(&phone_number_id, &waba_id, &from, &name, &text);
+            let client = reqwest::Client::new();
+            let (status, response) =
+                simulate::post_whatsapp(&client, &ingress, app_secret.expose(), body).await?;
+            println!("ingress answered {status} {response}");
+            anyhow::ensure!(status == 200, "the ingress did not accept the webhook");
+        }
+        Command::Keygen { id } => println!("{}", SecretBox::generate_key_spec(&id)),
+    }
+    Ok(())
+}
+
+async fn serve(role: Role, sandbox: Option<SocketAddr>, settings: &mut Settings) -> anyhow::Result<()> {
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+    if let Some(bind) = sandbox {
+        let graph = FakeGraph::start(bind, shutdown.clone()).await?;
+        settings.worker.whatsapp_api_base = graph.api_base();
+        tracing::info!(api_base = %graph.api_base(), "sandbox: fake WhatsApp Graph API running");
+    }
+    let app = Application::build(settings, role).await?;
+    if sandbox.is_some() {
+        let secrets = SecretBox::from_config(settings.secrets.encryption_keys.expose())?;
+        let tenant = demo::ensure_demo_tenant(app.pool(), &secrets).await?;
+        tracing::info!(tenant_id = %tenant, phone_number_id = demo::DEMO_PHONE_NUMBER_ID,
+            "sandbox: demo tenant ready; try `switchyard simulate whatsapp`");
+    }
+    app.run(shutdown).await
+}
+
+async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
+    match command {
+        TenantCommand::Create {
+            name,
+            slug,
+            welcome_text,
+            database,
+        } => {
+            let pool = switchyard_shared::db::connect_lazy(&database)?;
+            let slug = match slug {
+                Some(slug) => TenantSlug::parse(&slug)?,
+                None => TenantSlug::from_name(&name)?,
+            };
+            let tenant = tenancy::create_tenant(
+                &pool,
+                &NewTenant {
+                    slug,
+                    name,
+                    welcome_text,
+                },
+            )
+            .await?;
+            println!("{}", tenant.id);
+        }
+        TenantCommand::Whatsapp {
+            tenant,
+            phone_number_id,
+            waba_id,
+            display_phone_number,
+            access_token,
+            app_secret,
+            database,
+            secrets,
+        } => {
+            let pool = switchyard_shared::db::connect_lazy(&database)?;
+            let secrets = SecretBox::from_config(secrets.encryption_keys.expose())?;
+            let tenant_id = match tenant.parse::<TenantId>() {
+                Ok(id) => id,
+                Err(_) => switchyard_shared::db::tenants::id_by_slug(&pool, &TenantSlug::parse(&tenant)?)
+                    .await?
+                    .with_context(|| format!("no tenant with slug {tenant}"))?,
+            };
+            let input = WhatsAppChannelInput {
+                phone_number_id: PhoneNumberId::parse(&phone_number_id)?,
+                waba_id: WabaId::parse(&waba_id)?,
+                display_phone_number,
+                access_token,
+                app_secret,
+                is_active: true,
+            };
+            tenancy::put_whatsapp_channel(&pool, &secrets, tenant_id, &input)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("WhatsApp channel {phone_number_id} configured for tenant {tenant_id}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! The local provider sandbox: fake provider APIs that speak the documented wire formats, and
+//! a simulator that sends correctly signed sample webhooks.
+//!
+//! The integration tests and `switchyard sandbox` / `switchyard serve --sandbox` use the same
+//! code, so what the tests check is what a local run shows.
+
+pub mod graph;
+pub mod simulate;
+
+pub use graph::{FakeGraph, SentMessage};

@@ -1,0 +1,89 @@
+//! The worker's [`EventHandler`]: one envelope, one tenant transaction, then the replies.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::PgPool;
+use switchyard_shared::db::{TenantTx, processed_events};
+use switchyard_shared::domain::Channel;
+use switchyard_shared::envelope::Envelope;
+use switchyard_shared::queue::{Delivery, EventHandler, Outcome};
+use tracing::Instrument;
+
+use crate::handlers::{self, Applied, HandleError};
+use crate::outbox::OutboxDispatcher;
+
+/// Pause before handing a transiently failed event back to the broker, so an outage is not a
+/// hot redelivery loop.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+pub struct EventProcessor {
+    pool: PgPool,
+    outbox: OutboxDispatcher,
+}
+
+/// What became of one envelope.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Processed {
+    Applied,
+    /// Its dedup key was recorded before: nothing was done.
+    Duplicate,
+}
+
+impl EventProcessor {
+    pub fn new(pool: PgPool, outbox: OutboxDispatcher) -> Self {
+        Self { pool, outbox }
+    }
+
+    /// Apply `envelope` once: claim its dedup key and apply it in one tenant transaction, then
+    /// dispatch the replies it queued.
+    pub async fn process(&self, envelope: &Envelope) -> Result<Processed, HandleError> {
+        let mut tx = TenantTx::begin(&self.pool, envelope.tenant_id).await?;
+        if !processed_events::claim(&mut tx, &envelope.dedup_key, envelope.id).await? {
+            tx.rollback().await?;
+            tracing::debug!(dedup_key = %envelope.dedup_key, "already applied; skipped");
+            return Ok(Processed::Duplicate);
+        }
+        let applied: Applied = match envelope.channel {
+            Channel::Whatsapp => handlers::whatsapp::apply(&mut tx, envelope).await?,
+            other => {
+                return Err(HandleError::Permanent(format!("no handler for channel {other}")));
+            }
+        };
+        tx.commit().await?;
+        for id in applied.outbox {
+            // A failure here leaves the row pending; the relay sends it later.
+            if let Err(e) = self.outbox.dispatch(envelope.tenant_id, id).await {
+                tracing::warn!(error = %e, outbox_id = %id, "dispatch deferred to the relay");
+            }
+        }
+        Ok(Processed::Applied)
+    }
+}
+
+#[async_trait]
+impl EventHandler for EventProcessor {
+    async fn handle(&self, delivery: Delivery) -> Outcome {
+        let envelope = &delivery.envelope;
+        let span = tracing::info_span!("event",
+            tenant_id = %envelope.tenant_id,
+            event_id = %envelope.id,
+            channel = %envelope.channel,
+            kind = envelope.kind.as_str(),
+            redelivered = delivery.redelivered,
+            traceparent = %envelope.traceparent,
+        );
+        async {
+            match self.process(envelope).await {
+                Ok(_) => Outcome::Ack,
+                Err(HandleError::Transient(reason)) => {
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                    Outcome::Retry(reason)
+                }
+                Err(HandleError::Permanent(reason)) => Outcome::Reject(reason),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}

@@ -1,0 +1,34 @@
+//! One handler per channel. Each applies one envelope inside the caller's tenant
+//! transaction and reports the outbox rows it queued.
+
+pub mod whatsapp;
+
+use switchyard_shared::db::DbError;
+use uuid::Uuid;
+
+/// What applying an event produced.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Outbox rows queued by this event, to dispatch after commit.
+    pub outbox: Vec<Uuid>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// May succeed later (database unavailable, a concurrent insert of the same contact).
+    #[error("transient: {0}")]
+    Transient(String),
+    /// Will never succeed (the payload is not what the channel sends).
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+impl From<DbError> for HandleError {
+    fn from(e: DbError) -> Self {
+        if e.is_transient() {
+            HandleError::Transient(e.to_string())
+        } else {
+            HandleError::Permanent(e.to_string())
+        }
+    }
+}

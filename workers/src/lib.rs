@@ -1,0 +1,20 @@
+//! # switchyard-workers
+//!
+//! Workers take envelopes off the queue and make them true in the database, once.
+//!
+//! For each delivery ([`consumer`]): open one transaction scoped to the envelope's tenant
+//! (row-level security), claim the envelope's dedup key — a conflict means the event was
+//! applied before, so it is acknowledged and skipped — apply the event with the handler for its
+//! channel ([`handlers`]), queue any reply as an outbox row, commit, and only then acknowledge.
+//! Replies leave through the [`outbox`] dispatcher and the channel [`senders`], after the
+//! commit, so a redelivered event never sends twice.
+//!
+//! Workers share nothing but PostgreSQL and the broker, so any number of them can run.
+
+pub mod consumer;
+pub mod handlers;
+pub mod outbox;
+pub mod senders;
+pub mod startup;
+
+pub use startup::Worker;

@@ -1,0 +1,179 @@
+//! The outbox dispatcher: sends what the handlers queued, after their transaction committed.
+//!
+//! [`OutboxDispatcher::dispatch`] claims a row (a short transaction of its own), calls the
+//! channel sender, and records the outcome with the sent message. Events dispatch their own
+//! rows right after commit; the [relay](OutboxDispatcher::run_relay) picks up whatever is due
+//! later — retries, and rows of a worker that stopped between commit and dispatch.
+//!
+//! Never twice: a row is sent only while it is `pending`; a sender error that leaves the outcome
+//! unknown marks it `unknown`, and so does a claim that expired mid-call (see
+//! `db::outbox`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use sqlx::PgPool;
+use switchyard_shared::config::WorkerConfig;
+use switchyard_shared::db::messages::{self, OutboundMessage};
+use switchyard_shared::db::outbox::{self, OutboxItem};
+use switchyard_shared::db::{DbError, TenantTx, whatsapp_channels};
+use switchyard_shared::domain::{Channel, TenantId};
+use switchyard_shared::secrets::SecretBox;
+use switchyard_shared::shutdown::Shutdown;
+use switchyard_shared::tenancy::whatsapp_token_context;
+use uuid::Uuid;
+
+use crate::senders::SendError;
+use crate::senders::whatsapp::{TextMessage, WhatsAppSender};
+
+/// How long a claim lasts; a provider call is bounded well below it by the HTTP timeout.
+const CLAIM_LEASE: Duration = Duration::from_secs(120);
+
+#[derive(Clone)]
+pub struct OutboxDispatcher {
+    pool: PgPool,
+    secrets: Arc<SecretBox>,
+    whatsapp: WhatsAppSender,
+    config: Arc<WorkerConfig>,
+}
+
+impl OutboxDispatcher {
+    pub fn new(
+        pool: PgPool,
+        secrets: Arc<SecretBox>,
+        config: Arc<WorkerConfig>,
+    ) -> Result<Self, reqwest::Error> {
+        let whatsapp = WhatsAppSender::new(&config.whatsapp_api_base, config.provider_timeout())?;
+        Ok(Self {
+            pool,
+            secrets,
+            whatsapp,
+            config,
+        })
+    }
+
+    /// Send one row if it is still pending and due; record the outcome.
+    #[tracing::instrument(name = "outbox_dispatch", skip(self), fields(tenant_id = %tenant, outbox_id = %id))]
+    pub async fn dispatch(&self, tenant: TenantId, id: Uuid) -> Result<(), DbError> {
+        let mut tx = TenantTx::begin(&self.pool, tenant).await?;
+        let claimed = outbox::claim(&mut tx, id, CLAIM_LEASE).await?;
+        tx.commit().await?;
+        let Some(item) = claimed else {
+            return Ok(());
+        };
+
+        let result = self.send(tenant, &item).await;
+        let mut tx = TenantTx::begin(&self.pool, tenant).await?;
+        match result {
+            Ok(sent) => {
+                outbox::mark_sent(&mut tx, id, &sent.provider_message_id).await?;
+                messages::record_outbound(
+                    &mut tx,
+                    &OutboundMessage {
+                        conversation_id: item.conversation_id,
+                        contact_id: item.contact_id,
+                        channel: Channel::Whatsapp,
+                        provider_message_id: &sent.provider_message_id,
+                        message_type: "text",
+                        body: Some(&sent.text),
+                        reply_to_provider_id: sent.reply_to.as_deref(),
+                        sent_at: Utc::now(),
+                    },
+                )
+                .await?;
+                tracing::info!(provider_message_id = %sent.provider_message_id, "sent");
+            }
+            Err(SendError::Retryable(reason)) if item.attempts < self.config.outbox_max_attempts => {
+                let delay = self.retry_delay(item.attempts);
+                tracing::warn!(%reason, attempt = item.attempts, ?delay, "send refused for now; will retry");
+                let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                outbox::mark_retry(&mut tx, id, &reason, next).await?;
+            }
+            Err(SendError::Ambiguous(reason)) => {
+                tracing::error!(%reason, "send outcome unknown; not retried to never send twice");
+                outbox::mark_unknown(&mut tx, id, &reason).await?;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, attempt = item.attempts, "send failed");
+                outbox::mark_failed(&mut tx, id, &e.to_string()).await?;
+            }
+        }
+        tx.commit().await
+    }
+
+    fn retry_delay(&self, attempts: i32) -> Duration {
+        let exponent = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(16);
+        Duration::from_millis(self.config.outbox_retry_base_ms.saturating_mul(1 << exponent))
+    }
+
+    async fn send(&self, tenant: TenantId, item: &OutboxItem) -> Result<Sent, SendError> {
+        if item.channel != Channel::Whatsapp.as_str() {
+            return Err(SendError::Permanent(format!("no sender for channel {}", item.channel)));
+        }
+        let message: TextMessage = serde_json::from_value(item.request.clone())
+            .map_err(|e| SendError::Permanent(format!("outbox request: {e}")))?;
+        let token = self.whatsapp_token(tenant).await?;
+        let provider_message_id = self.whatsapp.send_text(&token, &message).await?;
+        Ok(Sent {
+            provider_message_id,
+            text: message.text,
+            reply_to: message.reply_to,
+        })
+    }
+
+    async fn whatsapp_token(
+        &self,
+        tenant: TenantId,
+    ) -> Result<switchyard_shared::secrets::SecretString, SendError> {
+        let load = async {
+            let mut tx = TenantTx::begin(&self.pool, tenant).await?;
+            let row = whatsapp_channels::get(&mut tx).await?;
+            tx.commit().await?;
+            Ok::<_, DbError>(row)
+        };
+        // The request has not left yet, so a database hiccup here is safe to retry.
+        let row = load
+            .await
+            .map_err(|e| SendError::Retryable(format!("loading credentials: {e}")))?
+            .ok_or_else(|| SendError::Permanent("no WhatsApp channel configured".into()))?;
+        if !row.is_active {
+            return Err(SendError::Permanent("WhatsApp channel is inactive".into()));
+        }
+        self.secrets
+            .open(&row.access_token_enc, &whatsapp_token_context(tenant))
+            .map_err(|e| SendError::Permanent(format!("access token: {e}")))
+    }
+
+    /// Every `OUTBOX_POLL_MS`: mark abandoned claims, then dispatch what is due.
+    pub async fn run_relay(&self, shutdown: Shutdown) {
+        let mut tick = tokio::time::interval(Duration::from_millis(self.config.outbox_poll_ms));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.wait() => return,
+                _ = tick.tick() => {}
+            }
+            if let Err(e) = self.relay_once().await {
+                tracing::warn!(error = %e, "outbox relay pass failed");
+            }
+        }
+    }
+
+    async fn relay_once(&self) -> Result<(), DbError> {
+        let abandoned = outbox::mark_abandoned(&self.pool).await?;
+        if abandoned > 0 {
+            tracing::error!(abandoned, "sends interrupted mid-call marked unknown");
+        }
+        for (tenant, id) in outbox::due(&self.pool, 100).await? {
+            self.dispatch(tenant, id).await?;
+        }
+        Ok(())
+    }
+}
+
+struct Sent {
+    provider_message_id: String,
+    text: String,
+    reply_to: Option<String>,
+}

@@ -1,0 +1,180 @@
+//! WhatsApp Cloud API: `POST {WHATSAPP_API_BASE}/{phone_number_id}/messages` with the tenant's
+//! bearer token. Success is `{"messages": [{"id": "wamid.…"}]}`; errors are Graph error
+//! envelopes `{"error": {"code", "message", …}}`, classified by `code`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+use switchyard_shared::secrets::SecretString;
+
+use super::SendError;
+
+/// Graph error codes that mean "not now": throughput (130429), spam and pair rate limits
+/// (131048, 131056), generic server error (131000), app rate limits (4, 80007), service
+/// unavailable (2).
+const RETRYABLE_CODES: [i64; 7] = [130429, 131000, 131048, 131056, 4, 80007, 2];
+
+#[derive(Clone)]
+pub struct WhatsAppSender {
+    http: reqwest::Client,
+    api_base: String,
+}
+
+/// A text message to one recipient: the phone number (`to`) or, for username users, the
+/// business-scoped user id (`recipient`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TextMessage {
+    pub phone_number_id: String,
+    pub to: Option<String>,
+    pub recipient: Option<String>,
+    pub text: String,
+    #[serde(default)]
+    pub reply_to: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SendResponse {
+    #[serde(default)]
+    messages: Vec<SentMessage>,
+}
+
+#[derive(Deserialize)]
+struct SentMessage {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct GraphErrorBody {
+    error: GraphError,
+}
+
+#[derive(Deserialize)]
+struct GraphError {
+    #[serde(default)]
+    code: i64,
+    #[serde(default)]
+    message: String,
+}
+
+impl WhatsAppSender {
+    pub fn new(api_base: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .build()?;
+        Ok(Self {
+            http,
+            api_base: api_base.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// The request body Meta documents for a text message.
+    pub fn body(message: &TextMessage) -> serde_json::Value {
+        let mut body = json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "type": "text",
+            "text": { "preview_url": false, "body": message.text },
+        });
+        if let Some(to) = &message.to {
+            body["to"] = json!(to);
+        } else if let Some(recipient) = &message.recipient {
+            body["recipient"] = json!(recipient);
+        }
+        if let Some(quoted) = &message.reply_to {
+            body["context"] = json!({ "message_id": quoted });
+        }
+        body
+    }
+
+    /// Send; `Ok` carries the wamid.
+    pub async fn send_text(
+        &self,
+        token: &SecretString,
+        message: &TextMessage,
+    ) -> Result<String, SendError> {
+        if message.to.is_none() && message.recipient.is_none() {
+            return Err(SendError::Permanent("no recipient".into()));
+        }
+        let url = format!("{}/{}/messages", self.api_base, message.phone_number_id);
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(token.expose())
+            .json(&Self::body(message))
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_connect() {
+                    SendError::Retryable(format!("connect: {e}"))
+                } else {
+                    SendError::Ambiguous(format!("request: {e}"))
+                }
+            })?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| SendError::Ambiguous(format!("response body: {e}")))?;
+        if status.is_success() {
+            let parsed: SendResponse = serde_json::from_slice(&bytes)
+                .map_err(|e| SendError::Ambiguous(format!("unreadable success response: {e}")))?;
+            return parsed
+                .messages
+                .into_iter()
+                .next()
+                .map(|m| m.id)
+                .ok_or_else(|| SendError::Ambiguous("success response without a message id".into()));
+        }
+        let error = serde_json::from_slice::<GraphErrorBody>(&bytes).ok().map(|b| b.error);
+        let described = match &error {
+            Some(e) => format!("HTTP {status}, Graph error {}: {}", e.code, e.message),
+            None => format!("HTTP {status}"),
+        };
+        let retryable = error
+            .as_ref()
+            .is_some_and(|e| RETRYABLE_CODES.contains(&e.code))
+            || status.is_server_error()
+            || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
+        Err(if retryable {
+            SendError::Retryable(described)
+        } else {
+            SendError::Permanent(described)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_matches_the_documented_shape() {
+        let body = WhatsAppSender::body(&TextMessage {
+            phone_number_id: "100000000000001".into(),
+            to: Some("15550001111".into()),
+            recipient: None,
+            text: "Yes! We are open Saturday 9am-2pm.".into(),
+            reply_to: Some("wamid.FAKE_INBOUND_TEXT_0001".into()),
+        });
+        let fixture: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../tests/fixtures/whatsapp/send_text_request.json"
+        ))
+        .unwrap();
+        assert_eq!(body, fixture);
+    }
+
+    #[test]
+    fn username_users_get_the_bsuid_as_recipient() {
+        let body = WhatsAppSender::body(&TextMessage {
+            phone_number_id: "1".into(),
+            to: None,
+            recipient: Some("US.1".into()),
+            text: "hi".into(),
+            reply_to: None,
+        });
+        assert_eq!(body["recipient"], "US.1");
+        assert!(body.get("to").is_none());
+    }
+}
