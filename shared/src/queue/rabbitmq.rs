@@ -130,16 +130,20 @@ impl RabbitMq {
         }
     }
 
-    async fn open(&self) -> Result<Live, QueueError> {
+    async fn connect_once(&self, role: &str) -> Result<Connection, QueueError> {
         let properties = ConnectionProperties::default()
-            .with_connection_name(format!("switchyard-{}", std::process::id()).into());
-        let connection = tokio::time::timeout(
+            .with_connection_name(format!("switchyard-{role}-{}", std::process::id()).into());
+        tokio::time::timeout(
             Duration::from_secs(10),
             Connection::connect(self.config.amqp_url.expose(), properties),
         )
         .await
         .map_err(|_| unavailable("connect timed out"))?
-        .map_err(unavailable)?;
+        .map_err(unavailable)
+    }
+
+    async fn open(&self) -> Result<Live, QueueError> {
+        let connection = self.connect_once("publish").await?;
         let setup = connection.create_channel().await.map_err(unavailable)?;
         self.declare_topology(&setup).await?;
         let _ = setup.close(200, "topology declared".into()).await;
@@ -307,10 +311,14 @@ impl RabbitMq {
         handler: &Arc<dyn EventHandler>,
         shutdown: &Shutdown,
     ) -> Result<(), QueueError> {
-        let live = self.live().await?;
-        let channel = live.connection.create_channel().await.map_err(unavailable)?;
+        // Consumers get their own connection: broker flow control on a busy consumer must not
+        // stall publishers, and a consumer failure must not break them.
+        let connection = self.connect_once("consume").await?;
+        let channel = connection.create_channel().await.map_err(unavailable)?;
+        // Per consumer (quorum queues do not support global QoS): each channel queue holds at
+        // most `prefetch` unacknowledged events in this worker.
         channel
-            .basic_qos(self.config.prefetch, BasicQosOptions { global: true })
+            .basic_qos(self.config.prefetch, BasicQosOptions { global: false })
             .await
             .map_err(unavailable)?;
         let mut streams = SelectAll::new();
@@ -366,9 +374,7 @@ impl RabbitMq {
             in_flight.abort_all();
         }
         let _ = channel.close(200, "consumer stopped".into()).await;
-        if result.is_err() {
-            self.forget(&live).await;
-        }
+        let _ = connection.close(200, "consumer stopped".into()).await;
         result
     }
 }
