@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use switchyard::app::{Application, Role};
+use switchyard::demo;
 use switchyard::sandbox::{FakeGraph, simulate};
 use switchyard::settings::Settings;
-use switchyard::demo;
 use switchyard_shared::config::{DatabaseConfig, SecretsConfig};
 use switchyard_shared::db::tenants::NewTenant;
 use switchyard_shared::domain::{PhoneNumberId, TenantId, TenantSlug, WabaId};
@@ -17,7 +17,11 @@ use switchyard_shared::shutdown::Shutdown;
 use switchyard_shared::tenancy::{self, WhatsAppChannelInput};
 
 #[derive(Parser)]
-#[command(name = "switchyard", version, about = "Multi-tenant webhook router and message-processing worker")]
+#[command(
+    name = "switchyard",
+    version,
+    about = "Multi-tenant webhook router and message-processing worker"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -145,7 +149,10 @@ async fn main() -> anyhow::Result<()> {
             let shutdown = Shutdown::new();
             shutdown.trigger_on_signals();
             let graph = FakeGraph::start(bind, shutdown.clone()).await?;
-            println!("fake WhatsApp Graph API: WHATSAPP_API_BASE={}", graph.api_base());
+            println!(
+                "fake WhatsApp Graph API: WHATSAPP_API_BASE={}",
+                graph.api_base()
+            );
             shutdown.wait().await;
         }
         Command::Simulate(SimulateCommand::Whatsapp {
@@ -169,7 +176,11 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(role: Role, sandbox: Option<SocketAddr>, settings: &mut Settings) -> anyhow::Result<()> {
+async fn serve(
+    role: Role,
+    sandbox: Option<SocketAddr>,
+    settings: &mut Settings,
+) -> anyhow::Result<()> {
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
     if let Some(bind) = sandbox {
@@ -225,9 +236,11 @@ async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
             let secrets = SecretBox::from_config(secrets.encryption_keys.expose())?;
             let tenant_id = match tenant.parse::<TenantId>() {
                 Ok(id) => id,
-                Err(_) => switchyard_shared::db::tenants::id_by_slug(&pool, &TenantSlug::parse(&tenant)?)
-                    .await?
-                    .with_context(|| format!("no tenant with slug {tenant}"))?,
+                Err(_) => {
+                    switchyard_shared::db::tenants::id_by_slug(&pool, &TenantSlug::parse(&tenant)?)
+                        .await?
+                        .with_context(|| format!("no tenant with slug {tenant}"))?
+                }
             };
             let input = WhatsAppChannelInput {
                 phone_number_id: PhoneNumberId::parse(&phone_number_id)?,

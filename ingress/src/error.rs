@@ -115,6 +115,7 @@ impl From<TenancyError> for ApiError {
         match e {
             TenancyError::Db(db) => db.into(),
             TenancyError::Secrets(s) => ApiError::Internal(s.to_string()),
+            TenancyError::NoSuchTenant => ApiError::NotFound("no such tenant".into()),
         }
     }
 }
@@ -128,9 +129,7 @@ impl From<QueueError> for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            JsonRejection::JsonDataError(e) => {
-                ApiError::field("body", e.body_text())
-            }
+            JsonRejection::JsonDataError(e) => ApiError::field("body", e.body_text()),
             other => ApiError::BadRequest(other.body_text()),
         }
     }

@@ -55,7 +55,11 @@ pub struct QueueConfig {
 
     /// Prefix of every exchange and queue name; lets several deployments (or test runs) share
     /// one broker.
-    #[arg(long = "queue-prefix", env = "QUEUE_PREFIX", default_value = "switchyard")]
+    #[arg(
+        long = "queue-prefix",
+        env = "QUEUE_PREFIX",
+        default_value = "switchyard"
+    )]
     pub prefix: String,
 
     /// Channels the ingress spreads publishes over; confirms are pipelined on each.

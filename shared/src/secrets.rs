@@ -110,8 +110,8 @@ impl SecretBox {
             if !valid_id || bytes.len() != 32 {
                 return Err(SecretsError::BadKey(id.to_owned()));
             }
-            let cipher =
-                Aes256Gcm::new_from_slice(&bytes).map_err(|_| SecretsError::BadKey(id.to_owned()))?;
+            let cipher = Aes256Gcm::new_from_slice(&bytes)
+                .map_err(|_| SecretsError::BadKey(id.to_owned()))?;
             keys.push(SealingKey {
                 id: id.to_owned(),
                 cipher,
@@ -163,7 +163,9 @@ impl SecretBox {
             return Err(SecretsError::Malformed);
         }
         let (nonce_bytes, ciphertext) = bytes.split_at(12);
-        let nonce_array: [u8; 12] = nonce_bytes.try_into().map_err(|_| SecretsError::Malformed)?;
+        let nonce_array: [u8; 12] = nonce_bytes
+            .try_into()
+            .map_err(|_| SecretsError::Malformed)?;
         let plaintext = key
             .cipher
             .decrypt(
@@ -199,7 +201,10 @@ mod tests {
         let sealed = old.seal("EAAG-token-1234", "ctx").unwrap();
         assert!(sealed.starts_with("k1:"));
         assert!(!sealed.contains("EAAG"));
-        assert_eq!(rotated.open(&sealed, "ctx").unwrap().expose(), "EAAG-token-1234");
+        assert_eq!(
+            rotated.open(&sealed, "ctx").unwrap().expose(),
+            "EAAG-token-1234"
+        );
         assert!(rotated.seal("x", "ctx").unwrap().starts_with("k2:"));
     }
 
@@ -207,15 +212,30 @@ mod tests {
     fn refuses_wrong_context_unknown_key_and_garbage() {
         let (old, rotated) = two_keys();
         let sealed = rotated.seal("secret", "tenant-a").unwrap();
-        assert!(matches!(rotated.open(&sealed, "tenant-b"), Err(SecretsError::Unauthentic)));
-        assert!(matches!(old.open(&sealed, "tenant-a"), Err(SecretsError::UnknownKey(_))));
-        assert!(matches!(rotated.open("k2:@@", "x"), Err(SecretsError::Malformed)));
-        assert!(matches!(rotated.open("nocolon", "x"), Err(SecretsError::Malformed)));
+        assert!(matches!(
+            rotated.open(&sealed, "tenant-b"),
+            Err(SecretsError::Unauthentic)
+        ));
+        assert!(matches!(
+            old.open(&sealed, "tenant-a"),
+            Err(SecretsError::UnknownKey(_))
+        ));
+        assert!(matches!(
+            rotated.open("k2:@@", "x"),
+            Err(SecretsError::Malformed)
+        ));
+        assert!(matches!(
+            rotated.open("nocolon", "x"),
+            Err(SecretsError::Malformed)
+        ));
     }
 
     #[test]
     fn config_errors() {
-        assert!(matches!(SecretBox::from_config(""), Err(SecretsError::NoKeys)));
+        assert!(matches!(
+            SecretBox::from_config(""),
+            Err(SecretsError::NoKeys)
+        ));
         assert!(SecretBox::from_config("k1:c2hvcnQ=").is_err());
         assert!(SecretBox::from_config("nokey").is_err());
     }
@@ -224,6 +244,9 @@ mod tests {
     fn masks() {
         assert_eq!(mask("EAAGm0PX4ZCpsBAKZBZC1234"), "***1234");
         assert_eq!(mask("short"), "***");
-        assert_eq!(format!("{:?}", SecretString::new("abc")), "SecretString(***)");
+        assert_eq!(
+            format!("{:?}", SecretString::new("abc")),
+            "SecretString(***)"
+        );
     }
 }

@@ -24,6 +24,8 @@ pub enum TenancyError {
     Db(#[from] DbError),
     #[error(transparent)]
     Secrets(#[from] SecretsError),
+    #[error("no such tenant")]
+    NoSuchTenant,
 }
 
 /// Create a tenant with a fresh id.
@@ -56,16 +58,17 @@ pub async fn put_whatsapp_channel(
     tenant: TenantId,
     input: &WhatsAppChannelInput,
 ) -> Result<(WhatsAppChannelRow, Option<String>), TenancyError> {
-    let access_token_enc = secrets.seal(
-        input.access_token.expose(),
-        &whatsapp_token_context(tenant),
-    )?;
+    let access_token_enc =
+        secrets.seal(input.access_token.expose(), &whatsapp_token_context(tenant))?;
     let app_secret_enc = input
         .app_secret
         .as_ref()
         .map(|s| secrets.seal(s.expose(), &whatsapp_app_secret_context(tenant)))
         .transpose()?;
     let mut tx = TenantTx::begin(pool, tenant).await?;
+    if tenants::get(&mut tx).await?.is_none() {
+        return Err(TenancyError::NoSuchTenant);
+    }
     let previous = whatsapp_channels::get(&mut tx)
         .await?
         .map(|row| row.phone_number_id)

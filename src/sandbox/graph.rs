@@ -178,17 +178,23 @@ async fn send_message(
             "(#100) Invalid parameter: expected messaging_product, to, type=text, text.body",
         );
     };
-    if let Some(failure) = fake.next_failure() {
-        tokio::time::sleep(Duration::from_millis(failure.delay_ms)).await;
+    let failure = fake.next_failure();
+    if let Some(failure) = &failure {
         let status = StatusCode::from_u16(failure.status).unwrap_or(StatusCode::BAD_REQUEST);
         if !status.is_success() {
+            tokio::time::sleep(Duration::from_millis(failure.delay_ms)).await;
             return graph_error(status, failure.code, "Injected failure");
         }
     }
+    // Accepted: recorded now, even if the answer below is delayed past the caller's patience.
     let wamid = {
         let mut inner = fake.lock();
         inner.next_id += 1;
-        let wamid = format!("wamid.SANDBOX_{:08}_{}", inner.next_id, uuid::Uuid::new_v4().simple());
+        let wamid = format!(
+            "wamid.SANDBOX_{:08}_{}",
+            inner.next_id,
+            uuid::Uuid::new_v4().simple()
+        );
         inner.sent.push(SentMessage {
             phone_number_id,
             bearer_token: token.to_owned(),
@@ -197,6 +203,9 @@ async fn send_message(
         });
         wamid
     };
+    if let Some(failure) = failure {
+        tokio::time::sleep(Duration::from_millis(failure.delay_ms)).await;
+    }
     Json(json!({
         "messaging_product": "whatsapp",
         "contacts": [{ "input": recipient, "wa_id": recipient.trim_start_matches('+') }],

@@ -46,7 +46,10 @@ pub async fn post_whatsapp(
 ) -> reqwest::Result<(u16, String)> {
     let signature = sign(app_secret.as_bytes(), &body);
     let response = client
-        .post(format!("{}/webhooks/whatsapp", ingress_base.trim_end_matches('/')))
+        .post(format!(
+            "{}/webhooks/whatsapp",
+            ingress_base.trim_end_matches('/')
+        ))
         .header("content-type", "application/json")
         .header("x-hub-signature-256", signature)
         .body(body)

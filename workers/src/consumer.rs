@@ -47,7 +47,9 @@ impl EventProcessor {
         let applied: Applied = match envelope.channel {
             Channel::Whatsapp => handlers::whatsapp::apply(&mut tx, envelope).await?,
             other => {
-                return Err(HandleError::Permanent(format!("no handler for channel {other}")));
+                return Err(HandleError::Permanent(format!(
+                    "no handler for channel {other}"
+                )));
             }
         };
         tx.commit().await?;

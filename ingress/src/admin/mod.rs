@@ -20,7 +20,10 @@ use crate::startup::IngressState;
 pub fn routes() -> Router<IngressState> {
     Router::new()
         .route("/tenants", post(tenants::create))
-        .route("/tenants/{tenant_id}", get(tenants::read).delete(tenants::delete))
+        .route(
+            "/tenants/{tenant_id}",
+            get(tenants::read).delete(tenants::delete),
+        )
         .route(
             "/tenants/{tenant_id}/channels/whatsapp",
             get(whatsapp::read).put(whatsapp::put),

@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use switchyard_shared::db::tenants::{self, NewTenant, Tenant};
 use switchyard_shared::db::TenantTx;
+use switchyard_shared::db::tenants::{self, NewTenant, Tenant};
 use switchyard_shared::domain::{TenantId, TenantSlug};
 use switchyard_shared::tenancy;
 
@@ -90,7 +90,10 @@ pub async fn delete(
     let existed = tenants::delete(&mut tx).await?;
     tx.commit().await?;
     if let Some(channel) = channel {
-        state.whatsapp_routes.invalidate(&channel.phone_number_id).await;
+        state
+            .whatsapp_routes
+            .invalidate(&channel.phone_number_id)
+            .await;
     }
     if existed {
         tracing::info!(tenant_id = %tenant, "tenant deleted");

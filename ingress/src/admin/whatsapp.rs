@@ -10,8 +10,9 @@ use switchyard_shared::db::TenantTx;
 use switchyard_shared::db::whatsapp_channels::{self, WhatsAppChannelRow};
 use switchyard_shared::domain::{PhoneNumberId, TenantId, WabaId};
 use switchyard_shared::secrets::{SecretString, mask};
-use switchyard_shared::tenancy::{self, WhatsAppChannelInput, whatsapp_app_secret_context,
-    whatsapp_token_context};
+use switchyard_shared::tenancy::{
+    self, WhatsAppChannelInput, whatsapp_app_secret_context, whatsapp_token_context,
+};
 
 use super::tenants::parse_tenant_id;
 use super::{AdminAuth, JsonBody};
@@ -113,19 +114,12 @@ pub async fn put(
 ) -> Result<Json<WhatsAppView>, ApiError> {
     let tenant = parse_tenant_id(&tenant_id)?;
     let input = body.parse()?;
-    let result =
-        tenancy::put_whatsapp_channel(&state.pool, &state.secrets, tenant, &input).await;
-    let (row, replaced) = match result {
-        Ok(done) => done,
-        // The tenant row is invisible (RLS) or absent: the foreign key refuses the insert.
-        Err(tenancy::TenancyError::Db(switchyard_shared::db::DbError::Sqlx(
-            sqlx::Error::Database(db),
-        ))) if db.code().as_deref() == Some("23503") => {
-            return Err(ApiError::NotFound("no such tenant".into()));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    state.whatsapp_routes.invalidate(input.phone_number_id.as_str()).await;
+    let (row, replaced) =
+        tenancy::put_whatsapp_channel(&state.pool, &state.secrets, tenant, &input).await?;
+    state
+        .whatsapp_routes
+        .invalidate(input.phone_number_id.as_str())
+        .await;
     if let Some(old) = replaced {
         state.whatsapp_routes.invalidate(&old).await;
     }

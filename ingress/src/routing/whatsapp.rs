@@ -36,7 +36,11 @@ struct RouteExpiry {
 
 impl Expiry<String, Entry> for RouteExpiry {
     fn expire_after_create(&self, _key: &String, value: &Entry, _now: Instant) -> Option<Duration> {
-        Some(if value.is_some() { self.ttl } else { NEGATIVE_TTL.min(self.ttl) })
+        Some(if value.is_some() {
+            self.ttl
+        } else {
+            NEGATIVE_TTL.min(self.ttl)
+        })
     }
 }
 
@@ -66,7 +70,10 @@ impl WhatsAppRoutes {
         phone_number_id: &PhoneNumberId,
     ) -> Result<Option<Arc<WhatsAppTenant>>, Arc<DbError>> {
         self.cache
-            .try_get_with(phone_number_id.as_str().to_owned(), self.load(phone_number_id))
+            .try_get_with(
+                phone_number_id.as_str().to_owned(),
+                self.load(phone_number_id),
+            )
             .await
     }
 

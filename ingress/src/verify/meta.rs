@@ -71,7 +71,10 @@ mod tests {
     fn malformed_headers() {
         assert_eq!(HubSignature::parse(None), Err(SignatureError::Missing));
         for bad in [&b"sha1=00"[..], b"sha256=zz", b"sha256=", b"0329a06b"] {
-            assert_eq!(HubSignature::parse(Some(bad)), Err(SignatureError::Malformed));
+            assert_eq!(
+                HubSignature::parse(Some(bad)),
+                Err(SignatureError::Malformed)
+            );
         }
     }
 }

@@ -136,6 +136,9 @@ pub async fn receive(
             .and_then(|key| routes.get(key))
             .and_then(Option::as_ref);
         let refused = match route {
+            None if event.phone_number_id.is_none() => {
+                Some("the notification names no phone_number_id (account-level)")
+            }
             None => Some("no tenant has this phone_number_id"),
             Some(t) if t.route.waba_id != event.waba_id => {
                 Some("WABA id does not match the tenant's configuration")

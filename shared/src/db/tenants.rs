@@ -89,11 +89,14 @@ pub async fn create(tx: &mut TenantTx, new: &NewTenant) -> Result<Tenant, DbErro
 
 /// The tenant the transaction is scoped to, if it exists.
 pub async fn get(tx: &mut TenantTx) -> Result<Option<Tenant>, DbError> {
-    let row: Option<TenantRow> =
-        sqlx::query_as(concat!("SELECT ", columns!(), " FROM tenants WHERE id = $1"))
-            .bind(tx.tenant().as_uuid())
-            .fetch_optional(tx.conn())
-            .await?;
+    let row: Option<TenantRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM tenants WHERE id = $1"
+    ))
+    .bind(tx.tenant().as_uuid())
+    .fetch_optional(tx.conn())
+    .await?;
     row.map(Tenant::try_from).transpose()
 }
 

@@ -128,7 +128,10 @@ impl TenantStatus {
         match s {
             "active" => Ok(Self::Active),
             "suspended" => Ok(Self::Suspended),
-            other => Err(ParseError::new("tenant status", format!("unknown '{other}'"))),
+            other => Err(ParseError::new(
+                "tenant status",
+                format!("unknown '{other}'"),
+            )),
         }
     }
 }
@@ -148,7 +151,9 @@ mod tests {
     #[test]
     fn slug_from_name() {
         assert_eq!(
-            TenantSlug::from_name("  Acme Dental, Inc.!").unwrap().as_str(),
+            TenantSlug::from_name("  Acme Dental, Inc.!")
+                .unwrap()
+                .as_str(),
             "acme-dental-inc"
         );
         assert!(TenantSlug::from_name("!!!").is_err());

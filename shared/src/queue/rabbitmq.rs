@@ -32,7 +32,9 @@ use lapin::options::{
     ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+};
 use tokio::sync::{Mutex, RwLock};
 use tokio::task::JoinSet;
 
@@ -228,7 +230,10 @@ impl RabbitMq {
 
     fn queue_arguments(&self, dead_letters_to_dlx: bool) -> FieldTable {
         let mut args = FieldTable::default();
-        args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+        args.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
         if dead_letters_to_dlx {
             args.insert(
                 "x-dead-letter-exchange".into(),
@@ -252,7 +257,10 @@ impl RabbitMq {
         headers.insert("tenant_id".into(), text(&envelope.tenant_id.to_string()));
         headers.insert("channel".into(), text(envelope.channel.as_str()));
         headers.insert("kind".into(), text(envelope.kind.as_str()));
-        headers.insert("attempt".into(), AMQPValue::LongLongInt(i64::from(envelope.attempt)));
+        headers.insert(
+            "attempt".into(),
+            AMQPValue::LongLongInt(i64::from(envelope.attempt)),
+        );
         headers.insert("traceparent".into(), text(&envelope.traceparent));
         BasicProperties::default()
             .with_delivery_mode(2)
@@ -324,7 +332,12 @@ impl RabbitMq {
         let mut streams = SelectAll::new();
         let mut tags = Vec::new();
         for conv in ConversationChannel::ALL {
-            let tag = format!("switchyard-{}-{}-{}", std::process::id(), conv, uuid::Uuid::new_v4());
+            let tag = format!(
+                "switchyard-{}-{}-{}",
+                std::process::id(),
+                conv,
+                uuid::Uuid::new_v4()
+            );
             let consumer = channel
                 .basic_consume(
                     self.queue_name(conv).into(),
@@ -370,7 +383,9 @@ impl RabbitMq {
         })
         .await;
         if drained.is_err() {
-            tracing::warn!("in-flight events did not finish in time; the broker will redeliver them");
+            tracing::warn!(
+                "in-flight events did not finish in time; the broker will redeliver them"
+            );
             in_flight.abort_all();
         }
         let _ = channel.close(200, "consumer stopped".into()).await;
@@ -384,9 +399,7 @@ async fn handle_delivery(handler: Arc<dyn EventHandler>, delivery: lapin::messag
         Ok(envelope) => envelope,
         Err(e) => {
             tracing::error!(error = %e, "undecodable message; dead-lettering it");
-            let _ = delivery
-                .reject(BasicRejectOptions { requeue: false })
-                .await;
+            let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
             return;
         }
     };
@@ -409,9 +422,7 @@ async fn handle_delivery(handler: Arc<dyn EventHandler>, delivery: lapin::messag
         }
         Outcome::Reject(reason) => {
             tracing::error!(%reason, "event dead-lettered");
-            delivery
-                .reject(BasicRejectOptions { requeue: false })
-                .await
+            delivery.reject(BasicRejectOptions { requeue: false }).await
         }
     };
     if let Err(e) = acked {

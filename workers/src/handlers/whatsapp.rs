@@ -134,9 +134,13 @@ async fn apply_message(
         .and_then(parse_timestamp);
 
     let (contact_id, first_contact) = contacts::upsert_whatsapp(tx, &identity).await?;
-    let conversation_id =
-        conversations::upsert(tx, contact_id, Channel::Whatsapp, Some(sent_at.unwrap_or_else(Utc::now)))
-            .await?;
+    let conversation_id = conversations::upsert(
+        tx,
+        contact_id,
+        Channel::Whatsapp,
+        Some(sent_at.unwrap_or_else(Utc::now)),
+    )
+    .await?;
     let content = content_of(message);
     let reply_to = message.pointer("/context/id").and_then(Value::as_str);
     messages::insert_inbound(
@@ -201,7 +205,10 @@ async fn apply_status(tx: &mut TenantTx, value: &MessagesValue) -> Result<(), Ha
         "read" | "played" => DeliveryStatus::Read,
         "failed" => DeliveryStatus::Failed,
         other => {
-            tracing::info!(status = other, "unknown WhatsApp status kept without action");
+            tracing::info!(
+                status = other,
+                "unknown WhatsApp status kept without action"
+            );
             return Ok(());
         }
     };

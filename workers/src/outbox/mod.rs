@@ -84,7 +84,9 @@ impl OutboxDispatcher {
                 .await?;
                 tracing::info!(provider_message_id = %sent.provider_message_id, "sent");
             }
-            Err(SendError::Retryable(reason)) if item.attempts < self.config.outbox_max_attempts => {
+            Err(SendError::Retryable(reason))
+                if item.attempts < self.config.outbox_max_attempts =>
+            {
                 let delay = self.retry_delay(item.attempts);
                 tracing::warn!(%reason, attempt = item.attempts, ?delay, "send refused for now; will retry");
                 let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
@@ -103,13 +105,22 @@ impl OutboxDispatcher {
     }
 
     fn retry_delay(&self, attempts: i32) -> Duration {
-        let exponent = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(16);
-        Duration::from_millis(self.config.outbox_retry_base_ms.saturating_mul(1 << exponent))
+        let exponent = u32::try_from(attempts.saturating_sub(1))
+            .unwrap_or(0)
+            .min(16);
+        Duration::from_millis(
+            self.config
+                .outbox_retry_base_ms
+                .saturating_mul(1 << exponent),
+        )
     }
 
     async fn send(&self, tenant: TenantId, item: &OutboxItem) -> Result<Sent, SendError> {
         if item.channel != Channel::Whatsapp.as_str() {
-            return Err(SendError::Permanent(format!("no sender for channel {}", item.channel)));
+            return Err(SendError::Permanent(format!(
+                "no sender for channel {}",
+                item.channel
+            )));
         }
         let message: TextMessage = serde_json::from_value(item.request.clone())
             .map_err(|e| SendError::Permanent(format!("outbox request: {e}")))?;

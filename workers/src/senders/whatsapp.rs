@@ -125,9 +125,13 @@ impl WhatsAppSender {
                 .into_iter()
                 .next()
                 .map(|m| m.id)
-                .ok_or_else(|| SendError::Ambiguous("success response without a message id".into()));
+                .ok_or_else(|| {
+                    SendError::Ambiguous("success response without a message id".into())
+                });
         }
-        let error = serde_json::from_slice::<GraphErrorBody>(&bytes).ok().map(|b| b.error);
+        let error = serde_json::from_slice::<GraphErrorBody>(&bytes)
+            .ok()
+            .map(|b| b.error);
         let described = match &error {
             Some(e) => format!("HTTP {status}, Graph error {}: {}", e.code, e.message),
             None => format!("HTTP {status}"),

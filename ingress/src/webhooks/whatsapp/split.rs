@@ -33,9 +33,15 @@ pub fn split(body: &WebhookBody) -> Result<Vec<SplitEvent>, String> {
         for (c, change) in entry.changes.iter().enumerate() {
             let at = format!("entry[{e}].changes[{c}]");
             let has_items = change.field == "messages"
-                && (change.value.get("messages").is_some() || change.value.get("statuses").is_some());
+                && (change.value.get("messages").is_some()
+                    || change.value.get("statuses").is_some());
             if !has_items {
-                events.push(other_event(&body.object, &entry.id, &change.field, &change.value)?);
+                events.push(other_event(
+                    &body.object,
+                    &entry.id,
+                    &change.field,
+                    &change.value,
+                )?);
                 continue;
             }
             let value: MessagesValue = serde_json::from_value(change.value.clone())
@@ -55,7 +61,9 @@ pub fn split(body: &WebhookBody) -> Result<Vec<SplitEvent>, String> {
                     .from_user_id
                     .clone()
                     .or_else(|| keys.from.clone())
-                    .ok_or_else(|| format!("{at}.value.messages[{m}]: no sender (from/from_user_id)"))?;
+                    .ok_or_else(|| {
+                        format!("{at}.value.messages[{m}]: no sender (from/from_user_id)")
+                    })?;
                 let contacts = matching_contact(&value.contacts, &keys);
                 events.push(SplitEvent {
                     phone_number_id: phone_number_id.clone(),
@@ -119,7 +127,12 @@ fn matching_contact(contacts: &[Value], keys: &MessageKeys) -> Vec<Value> {
     }
 }
 
-fn other_event(object: &str, waba_id: &str, field: &str, value: &Value) -> Result<SplitEvent, String> {
+fn other_event(
+    object: &str,
+    waba_id: &str,
+    field: &str,
+    value: &Value,
+) -> Result<SplitEvent, String> {
     let phone_number_id = value
         .pointer("/metadata/phone_number_id")
         .and_then(Value::as_str)
@@ -176,8 +189,19 @@ mod tests {
     #[test]
     fn one_event_per_message_status_and_other_change() {
         let events = split(&batch()).unwrap();
-        let keys: Vec<_> = events.iter().map(|e| e.dedup_key.as_str().to_owned()).collect();
-        assert_eq!(&keys[..4], ["wa:msg:wamid.A", "wa:msg:wamid.B", "wa:status:wamid.OUT:read", "wa:msg:wamid.C"]);
+        let keys: Vec<_> = events
+            .iter()
+            .map(|e| e.dedup_key.as_str().to_owned())
+            .collect();
+        assert_eq!(
+            &keys[..4],
+            [
+                "wa:msg:wamid.A",
+                "wa:msg:wamid.B",
+                "wa:status:wamid.OUT:read",
+                "wa:msg:wamid.C"
+            ]
+        );
         assert!(keys[4].starts_with("wa:other:account_update:"));
         assert_eq!(events[3].phone_number_id.as_deref(), Some("102"));
         assert_eq!(events[4].phone_number_id, None);
@@ -208,7 +232,10 @@ mod tests {
         }))
         .unwrap();
         let err = split(&body).unwrap_err();
-        assert!(err.contains("entry[0].changes[0].value.messages[0]"), "{err}");
+        assert!(
+            err.contains("entry[0].changes[0].value.messages[0]"),
+            "{err}"
+        );
         assert!(err.contains("id"), "{err}");
     }
 }

@@ -1,0 +1,395 @@
+//! The test harness: every test gets its own PostgreSQL database (migrated, as the owner
+//! role) and its own queue prefix on the real RabbitMQ, runs the real application built by
+//! `switchyard::app::Application`, and talks to the fake Graph API from the sandbox. Tests
+//! therefore run in parallel without seeing each other.
+//!
+//! Connection defaults match `deploy/local/services.sh`; override with `TEST_DATABASE_OWNER_URL`,
+//! `TEST_DATABASE_APP_URL` (both without a database name) and `TEST_AMQP_URL`.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use switchyard::app::{Application, Role};
+use switchyard::sandbox::FakeGraph;
+use switchyard::settings::Settings;
+use switchyard_ingress::verify::meta::sign;
+use switchyard_shared::config::{
+    DatabaseConfig, IngressConfig, QueueBackend, QueueConfig, SecretsConfig, WorkerConfig,
+};
+use switchyard_shared::domain::TenantId;
+use switchyard_shared::secrets::{SecretBox, SecretString};
+use switchyard_shared::shutdown::Shutdown;
+use tokio::task::JoinHandle;
+
+/// The app secret of the signature vectors in `tests/fixtures/signature_vectors.json`; the
+/// test apps use it as the platform's `WHATSAPP_APP_SECRET`.
+pub const APP_SECRET: &str = "fake_app_secret_0123456789abcdef";
+pub const VERIFY_TOKEN: &str = "test-verify-token";
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+/// The fixtures' business number and WABA.
+pub const PHONE_NUMBER_ID: &str = "100000000000001";
+pub const WABA_ID: &str = "200000000000002";
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+/// A fixture file's exact bytes.
+pub fn fixture(path: &str) -> Vec<u8> {
+    let full = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&full).unwrap_or_else(|e| panic!("reading {full}: {e}"))
+}
+
+pub fn fixture_json(path: &str) -> Value {
+    serde_json::from_slice(&fixture(path)).expect("fixture is JSON")
+}
+
+/// Poll `check` until it holds, or fail the test after 20 s.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A database, a queue prefix and a fake Graph API, shared by the apps a test starts.
+pub struct TestEnv {
+    pub settings: Settings,
+    /// Runtime role: row-level security applies.
+    pub pool: PgPool,
+    /// Owner role: sees every row; for assertions.
+    pub owner_pool: PgPool,
+    pub graph: FakeGraph,
+    pub client: reqwest::Client,
+    shutdown: Shutdown,
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}
+
+/// One running application (ingress, worker or both).
+pub struct RunningApp {
+    pub address: Option<String>,
+    shutdown: Shutdown,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningApp {
+    /// Graceful stop: the ingress finishes its requests, the worker its events.
+    pub async fn stop(self) {
+        self.shutdown.trigger();
+        let result = self.task.await.expect("app task panicked");
+        result.expect("app stopped with an error");
+    }
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    pub async fn with(customize: impl FnOnce(&mut Settings)) -> Self {
+        switchyard_shared::telemetry::init("warn");
+        let owner_base = env_or(
+            "TEST_DATABASE_OWNER_URL",
+            "postgres://switchyard_owner:switchyard_owner@127.0.0.1:5432",
+        );
+        let app_base = env_or(
+            "TEST_DATABASE_APP_URL",
+            "postgres://switchyard_app:switchyard_app@127.0.0.1:5432",
+        );
+        let amqp = env_or("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f");
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let db_name = format!("sy_test_{id}");
+
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&format!("{owner_base}/postgres"))
+            .await
+            .expect("connect as the owner role (run deploy/local/services.sh)");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            r#"CREATE DATABASE "{db_name}""#
+        )))
+        .execute(&admin)
+        .await
+        .expect("create test database");
+        admin.close().await;
+        let owner_url = format!("{owner_base}/{db_name}");
+        switchyard_shared::db::migrate(&owner_url)
+            .await
+            .expect("migrate test database");
+
+        let shutdown = Shutdown::new();
+        let any_port: SocketAddr = "127.0.0.1:0".parse().expect("address");
+        let graph = FakeGraph::start(any_port, shutdown.clone())
+            .await
+            .expect("start fake Graph API");
+        let mut settings = Settings {
+            database: DatabaseConfig {
+                url: SecretString::new(format!("{app_base}/{db_name}")),
+                owner_url: Some(SecretString::new(owner_url.clone())),
+                max_connections: 8,
+            },
+            queue: QueueConfig {
+                backend: QueueBackend::Rabbitmq,
+                amqp_url: SecretString::new(amqp),
+                prefix: format!("test-{id}"),
+                publish_channels: 2,
+                prefetch: 16,
+                delivery_limit: 20,
+                expires_secs: Some(300),
+                confirm_timeout_ms: 5000,
+            },
+            ingress: IngressConfig {
+                bind: any_port,
+                body_limit_bytes: 4 * 1024 * 1024,
+                whatsapp_app_secret: Some(SecretString::new(APP_SECRET)),
+                whatsapp_verify_token: Some(SecretString::new(VERIFY_TOKEN)),
+                admin_token: Some(SecretString::new(ADMIN_TOKEN)),
+                route_cache_ttl_secs: 60,
+                route_cache_capacity: 1000,
+            },
+            worker: WorkerConfig {
+                whatsapp_api_base: graph.api_base(),
+                provider_timeout_ms: 5000,
+                outbox_max_attempts: 3,
+                outbox_poll_ms: 100,
+                outbox_retry_base_ms: 100,
+            },
+            secrets: SecretsConfig {
+                encryption_keys: SecretString::new(SecretBox::generate_key_spec("test1")),
+            },
+        };
+        customize(&mut settings);
+        let pool = switchyard_shared::db::connect_lazy(&settings.database).expect("runtime pool");
+        let owner_pool = PgPoolOptions::new()
+            .max_connections(4)
+            .connect(&owner_url)
+            .await
+            .expect("owner pool");
+        Self {
+            settings,
+            pool,
+            owner_pool,
+            graph,
+            client: reqwest::Client::new(),
+            shutdown,
+        }
+    }
+
+    /// Build and run the application in this environment.
+    pub async fn start(&self, role: Role) -> RunningApp {
+        let app = Application::build(&self.settings, role)
+            .await
+            .expect("build application");
+        let address = app.local_addr().map(|a| format!("http://{a}"));
+        let shutdown = self.shutdown.child();
+        let task = tokio::spawn(app.run(shutdown.clone()));
+        RunningApp {
+            address,
+            shutdown,
+            task,
+        }
+    }
+
+    /// `SELECT count(*) …` as the owner.
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.owner_pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+}
+
+/// An all-in-one app (ingress + worker) with its environment: what most tests use.
+pub struct TestApp {
+    pub env: TestEnv,
+    pub address: String,
+    /// Kept so the app lives as long as the test; the environment stops it on drop.
+    pub _running: Option<RunningApp>,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = TestEnv;
+
+    fn deref(&self) -> &TestEnv {
+        &self.env
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    let env = TestEnv::with(customize).await;
+    let app = env.start(Role::All).await;
+    let address = app.address.clone().expect("ingress address");
+    TestApp {
+        env,
+        address,
+        _running: Some(app),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn admin_post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn admin_put(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .put(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn admin_get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Create a tenant through the admin API; returns its id.
+    pub async fn create_tenant(&self, slug: &str, welcome_text: Option<&str>) -> TenantId {
+        let response = self
+            .admin_post(
+                "/api/v1/tenants",
+                &json!({ "name": format!("Tenant {slug}"), "slug": slug, "welcome_text": welcome_text }),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "create tenant");
+        let body: Value = response.json().await.expect("tenant JSON");
+        body["id"].as_str().expect("id").parse().expect("uuid")
+    }
+
+    /// Put a WhatsApp config through the admin API.
+    pub async fn put_whatsapp(
+        &self,
+        tenant: TenantId,
+        phone_number_id: &str,
+        waba_id: &str,
+        app_secret: Option<&str>,
+    ) {
+        let response = self
+            .admin_put(
+                &format!("/api/v1/tenants/{tenant}/channels/whatsapp"),
+                &json!({
+                    "phone_number_id": phone_number_id,
+                    "waba_id": waba_id,
+                    "access_token": format!("token-of-{tenant}"),
+                    "app_secret": app_secret,
+                }),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "put WhatsApp config");
+    }
+
+    /// The fixtures' tenant: phone_number_id 100000000000001 with a welcome text.
+    pub async fn fixture_tenant(&self) -> TenantId {
+        let tenant = self
+            .create_tenant("fixture", Some("Welcome to the fixture shop!"))
+            .await;
+        self.put_whatsapp(tenant, PHONE_NUMBER_ID, WABA_ID, None)
+            .await;
+        tenant
+    }
+
+    /// POST to the WhatsApp webhook with the given signature header (or none).
+    pub async fn post_whatsapp_raw(
+        &self,
+        body: Vec<u8>,
+        signature: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url("/webhooks/whatsapp"))
+            .header("content-type", "application/json");
+        if let Some(signature) = signature {
+            request = request.header("X-Hub-Signature-256", signature);
+        }
+        request.body(body).send().await.expect("request")
+    }
+
+    /// POST signed with `secret`.
+    pub async fn post_whatsapp_signed_with(
+        &self,
+        secret: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        let signature = sign(secret.as_bytes(), &body);
+        self.post_whatsapp_raw(body, Some(&signature)).await
+    }
+
+    /// POST signed with the platform's app secret.
+    pub async fn post_whatsapp(&self, body: Vec<u8>) -> reqwest::Response {
+        self.post_whatsapp_signed_with(APP_SECRET, body).await
+    }
+}
+
+/// An inbound text message webhook for one business number.
+pub fn inbound_text(
+    phone_number_id: &str,
+    waba_id: &str,
+    from: &str,
+    wamid: &str,
+    text: &str,
+) -> Value {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": waba_id, "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550002222", "phone_number_id": phone_number_id },
+            "contacts": [{ "profile": { "name": "Customer" }, "wa_id": from }],
+            "messages": [{ "from": from, "id": wamid, "timestamp": "1767225600", "type": "text",
+                           "text": { "body": text } }]
+        }}]}]
+    })
+}
+
+/// A delivery receipt webhook.
+pub fn status_event(wamid: &str, status: &str, timestamp: &str) -> Value {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": WABA_ID, "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550002222", "phone_number_id": PHONE_NUMBER_ID },
+            "statuses": [{ "id": wamid, "status": status, "timestamp": timestamp, "recipient_id": "15550001111" }]
+        }}]}]
+    })
+}
+
+pub fn bytes(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(value).expect("serialize")
+}

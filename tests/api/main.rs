@@ -1,0 +1,11 @@
+//! End-to-end tests against the real PostgreSQL and RabbitMQ, with the sandbox's fake provider
+//! APIs. Run through `bash deploy/local/test.sh`, which starts both services first.
+
+mod admin;
+mod health;
+mod helpers;
+mod isolation;
+mod outbox;
+mod redelivery;
+mod whatsapp_events;
+mod whatsapp_webhook;

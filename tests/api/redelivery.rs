@@ -1,0 +1,129 @@
+//! A worker that dies after committing an event's effects but before acknowledging it: the
+//! broker redelivers the event, and the next worker applies nothing twice.
+
+use futures_util::StreamExt;
+use lapin::options::{BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties};
+use std::sync::Arc;
+use switchyard::app::Role;
+use switchyard_shared::envelope::Envelope;
+use switchyard_shared::queue;
+use switchyard_shared::secrets::SecretBox;
+use switchyard_workers::Worker;
+use switchyard_workers::consumer::Processed;
+
+use crate::helpers::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_dies_before_ack_is_redelivered_and_applied_once() {
+    let env = TestEnv::new().await;
+    let ingress = env.start(Role::Ingress).await;
+    let app = TestApp {
+        address: ingress.address.clone().unwrap(),
+        env,
+        _running: None,
+    };
+    app.fixture_tenant().await;
+    assert_eq!(
+        app.post_whatsapp(fixture("whatsapp/inbound_text.json"))
+            .await
+            .status(),
+        200
+    );
+
+    // The doomed worker: takes the delivery, applies it with the real processor (commit and
+    // welcome sent), then its connection drops without an ack.
+    let queue_name = format!("{}.whatsapp", app.settings.queue.prefix);
+    let amqp = app.settings.queue.amqp_url.expose().to_owned();
+    {
+        let connection = Connection::connect(&amqp, ConnectionProperties::default())
+            .await
+            .unwrap();
+        let channel = connection.create_channel().await.unwrap();
+        channel
+            .basic_qos(1, BasicQosOptions::default())
+            .await
+            .unwrap();
+        let mut consumer = channel
+            .basic_consume(
+                queue_name.clone().into(),
+                "doomed".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        let delivery = consumer.next().await.unwrap().unwrap();
+        assert!(!delivery.redelivered);
+        let envelope = Envelope::from_bytes(&delivery.data).unwrap();
+        let queue = queue::connect(&app.settings.queue).await.unwrap();
+        let secrets = Arc::new(
+            SecretBox::from_config(app.settings.secrets.encryption_keys.expose()).unwrap(),
+        );
+        let doomed = Worker::new(
+            app.settings.worker.clone(),
+            app.pool.clone(),
+            queue,
+            secrets,
+        )
+        .unwrap();
+        assert_eq!(
+            doomed.processor().process(&envelope).await.unwrap(),
+            Processed::Applied
+        );
+        connection.close(320, "worker died".into()).await.unwrap();
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM messages WHERE direction = 'inbound'")
+            .await,
+        1
+    );
+    assert_eq!(app.graph.sent().len(), 1);
+
+    // A healthy worker gets the redelivery, finds it applied, and acknowledges it.
+    let worker = app.start(Role::Worker).await;
+    let probe = Connection::connect(&amqp, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = probe.create_channel().await.unwrap();
+    eventually("the redelivery consumed", || async {
+        let queue = channel
+            .queue_declare(
+                queue_name.clone().into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        queue.message_count() == 0
+    })
+    .await;
+    worker.stop().await;
+    // Stopped gracefully: anything unacknowledged would be back in the queue now.
+    let queue = channel
+        .queue_declare(
+            queue_name.clone().into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(queue.message_count(), 0);
+
+    assert_eq!(
+        app.count("SELECT count(*) FROM messages WHERE direction = 'inbound'")
+            .await,
+        1
+    );
+    assert_eq!(app.count("SELECT count(*) FROM processed_events").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM outbox").await, 1);
+    assert_eq!(app.graph.sent().len(), 1);
+    ingress.stop().await;
+}
