@@ -113,12 +113,23 @@ pub async fn mark_retry(
     Ok(())
 }
 
+/// The provider refused for good (or retries ran out): never sent.
 pub async fn mark_failed(tx: &mut TenantTx, id: Uuid, error: &str) -> Result<(), DbError> {
+    finish(tx, id, "failed", error).await
+}
+
+/// The send may or may not have reached the provider: never send it again.
+pub async fn mark_unknown(tx: &mut TenantTx, id: Uuid, error: &str) -> Result<(), DbError> {
+    finish(tx, id, "unknown", error).await
+}
+
+async fn finish(tx: &mut TenantTx, id: Uuid, status: &str, error: &str) -> Result<(), DbError> {
     sqlx::query(
-        "UPDATE outbox SET status = 'failed', last_error = $2, claimed_until = NULL, \
+        "UPDATE outbox SET status = $2, last_error = $3, claimed_until = NULL, \
            updated_at = now() WHERE id = $1",
     )
     .bind(id)
+    .bind(status)
     .bind(error)
     .execute(tx.conn())
     .await?;
@@ -142,17 +153,4 @@ pub async fn mark_abandoned(pool: &PgPool) -> Result<i32, DbError> {
     Ok(sqlx::query_scalar("SELECT outbox_mark_abandoned()")
         .fetch_one(pool)
         .await?)
-}
-
-/// The send may or may not have reached the provider: never send it again.
-pub async fn mark_unknown(tx: &mut TenantTx, id: Uuid, error: &str) -> Result<(), DbError> {
-    sqlx::query(
-        "UPDATE outbox SET status = 'unknown', last_error = $2, claimed_until = NULL, \
-           updated_at = now() WHERE id = $1",
-    )
-    .bind(id)
-    .bind(error)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
 }
