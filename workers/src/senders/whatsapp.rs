@@ -117,36 +117,40 @@ impl WhatsAppSender {
             .bytes()
             .await
             .map_err(|e| SendError::Ambiguous(format!("response body: {e}")))?;
-        if status.is_success() {
-            let parsed: SendResponse = serde_json::from_slice(&bytes)
-                .map_err(|e| SendError::Ambiguous(format!("unreadable success response: {e}")))?;
-            return parsed
-                .messages
-                .into_iter()
-                .next()
-                .map(|m| m.id)
-                .ok_or_else(|| {
-                    SendError::Ambiguous("success response without a message id".into())
-                });
-        }
-        let error = serde_json::from_slice::<GraphErrorBody>(&bytes)
-            .ok()
-            .map(|b| b.error);
-        let described = match &error {
-            Some(e) => format!("HTTP {status}, Graph error {}: {}", e.code, e.message),
-            None => format!("HTTP {status}"),
-        };
-        let retryable = error
-            .as_ref()
-            .is_some_and(|e| RETRYABLE_CODES.contains(&e.code))
-            || status.is_server_error()
-            || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
-        Err(if retryable {
-            SendError::Retryable(described)
-        } else {
-            SendError::Permanent(described)
-        })
+        interpret(status, &bytes)
     }
+}
+
+/// Read Graph's answer: the wamid on success, else the refusal classified by its Graph error
+/// code (falling back to the HTTP status).
+pub fn interpret(status: reqwest::StatusCode, body: &[u8]) -> Result<String, SendError> {
+    if status.is_success() {
+        let parsed: SendResponse = serde_json::from_slice(body)
+            .map_err(|e| SendError::Ambiguous(format!("unreadable success response: {e}")))?;
+        return parsed
+            .messages
+            .into_iter()
+            .next()
+            .map(|m| m.id)
+            .ok_or_else(|| SendError::Ambiguous("success response without a message id".into()));
+    }
+    let error = serde_json::from_slice::<GraphErrorBody>(body)
+        .ok()
+        .map(|b| b.error);
+    let described = match &error {
+        Some(e) => format!("HTTP {status}, Graph error {}: {}", e.code, e.message),
+        None => format!("HTTP {status}"),
+    };
+    let retryable = error
+        .as_ref()
+        .is_some_and(|e| RETRYABLE_CODES.contains(&e.code))
+        || status.is_server_error()
+        || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
+    Err(if retryable {
+        SendError::Retryable(described)
+    } else {
+        SendError::Permanent(described)
+    })
 }
 
 #[cfg(test)]
@@ -167,6 +171,33 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(body, fixture);
+    }
+
+    #[test]
+    fn reads_the_documented_answers() {
+        let ok = include_bytes!("../../../tests/fixtures/whatsapp/send_text_response.json");
+        assert_eq!(
+            interpret(reqwest::StatusCode::OK, ok),
+            Ok("wamid.FAKE_OUTBOUND_TEXT_0001".to_owned())
+        );
+        let throttled = include_bytes!("../../../tests/fixtures/whatsapp/send_error_response.json");
+        assert!(matches!(
+            interpret(reqwest::StatusCode::BAD_REQUEST, throttled),
+            Err(SendError::Retryable(m)) if m.contains("130429")
+        ));
+        let invalid = br#"{"error":{"message":"(#100) Invalid parameter","code":100}}"#;
+        assert!(matches!(
+            interpret(reqwest::StatusCode::BAD_REQUEST, invalid),
+            Err(SendError::Permanent(_))
+        ));
+        assert!(matches!(
+            interpret(reqwest::StatusCode::BAD_GATEWAY, b"<html>"),
+            Err(SendError::Retryable(_))
+        ));
+        assert!(matches!(
+            interpret(reqwest::StatusCode::OK, br#"{"messages":[]}"#),
+            Err(SendError::Ambiguous(_))
+        ));
     }
 
     #[test]
