@@ -3,7 +3,7 @@
 #
 # Starts (or installs) PostgreSQL and RabbitMQ, writes a development .env on first use,
 # migrates, and runs ingress + worker + the fake provider APIs with a demo tenant.
-# In another shell: `cargo run -q -- simulate whatsapp` sends a signed sample message.
+# In another shell: `target/release/switchyard simulate whatsapp` sends a signed sample message.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
