@@ -3,6 +3,7 @@
 //! queues the tenant's welcome text.
 
 use chrono::Utc;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use switchyard_shared::db::messages::{self, DeliveryStatus, InboundMessage, StatusUpdate};
 use switchyard_shared::db::outbox::{self, NewOutbound};
@@ -22,16 +23,16 @@ fn permanent(what: &str, e: impl std::fmt::Display) -> HandleError {
 /// Apply one WhatsApp envelope inside `tx` (whose dedup key the caller has claimed).
 pub async fn apply(tx: &mut TenantTx, envelope: &Envelope) -> Result<Applied, HandleError> {
     let body: WebhookBody =
-        serde_json::from_value(envelope.payload.clone()).map_err(|e| permanent("payload", e))?;
+        WebhookBody::deserialize(&envelope.payload).map_err(|e| permanent("payload", e))?;
     let (_, change) = only_change(&body).ok_or_else(|| permanent("payload", "no change"))?;
     match envelope.kind {
         EventKind::MessageReceived => {
-            let value: MessagesValue = serde_json::from_value(change.value.clone())
+            let value: MessagesValue = MessagesValue::deserialize(&change.value)
                 .map_err(|e| permanent("change value", e))?;
             apply_message(tx, envelope, &value).await
         }
         EventKind::MessageStatus => {
-            let value: MessagesValue = serde_json::from_value(change.value.clone())
+            let value: MessagesValue = MessagesValue::deserialize(&change.value)
                 .map_err(|e| permanent("change value", e))?;
             apply_status(tx, &value).await?;
             Ok(Applied::default())
@@ -111,12 +112,11 @@ async fn apply_message(
         .messages
         .first()
         .ok_or_else(|| permanent("payload", "no message"))?;
-    let keys: MessageKeys =
-        serde_json::from_value(message.clone()).map_err(|e| permanent("message", e))?;
+    let keys = MessageKeys::deserialize(message).map_err(|e| permanent("message", e))?;
     let contact: Option<ContactInfo> = value
         .contacts
         .first()
-        .and_then(|c| serde_json::from_value(c.clone()).ok());
+        .and_then(|c| ContactInfo::deserialize(c).ok());
     let identity = contacts::WhatsAppIdentity {
         wa_id: contact
             .as_ref()
@@ -196,8 +196,7 @@ async fn apply_status(tx: &mut TenantTx, value: &MessagesValue) -> Result<(), Ha
         .statuses
         .first()
         .ok_or_else(|| permanent("payload", "no status"))?;
-    let keys: StatusKeys =
-        serde_json::from_value(status.clone()).map_err(|e| permanent("status", e))?;
+    let keys = StatusKeys::deserialize(status).map_err(|e| permanent("status", e))?;
     let delivery = match keys.status.as_str() {
         "sent" => DeliveryStatus::Sent,
         "delivered" => DeliveryStatus::Delivered,

@@ -5,6 +5,7 @@
 //! whose payload is a valid single-event webhook body. Changes with neither (errors only, or
 //! other subscription fields) become one `other` event each, so nothing is dropped.
 
+use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use switchyard_shared::domain::DedupKey;
@@ -44,7 +45,7 @@ pub fn split(body: &WebhookBody) -> Result<Vec<SplitEvent>, String> {
                 )?);
                 continue;
             }
-            let value: MessagesValue = serde_json::from_value(change.value.clone())
+            let value: MessagesValue = MessagesValue::deserialize(&change.value)
                 .map_err(|err| format!("{at}.value: {err}"))?;
             let Value::Object(mut base) = change.value.clone() else {
                 return Err(format!("{at}.value: expected an object"));
@@ -55,7 +56,7 @@ pub fn split(body: &WebhookBody) -> Result<Vec<SplitEvent>, String> {
             let phone_number_id = Some(value.metadata.phone_number_id.clone());
 
             for (m, message) in value.messages.iter().enumerate() {
-                let keys: MessageKeys = serde_json::from_value(message.clone())
+                let keys = MessageKeys::deserialize(message)
                     .map_err(|err| format!("{at}.value.messages[{m}]: {err}"))?;
                 let contact = keys
                     .from_user_id
@@ -83,7 +84,7 @@ pub fn split(body: &WebhookBody) -> Result<Vec<SplitEvent>, String> {
                 });
             }
             for (s, status) in value.statuses.iter().enumerate() {
-                let keys: StatusKeys = serde_json::from_value(status.clone())
+                let keys = StatusKeys::deserialize(status)
                     .map_err(|err| format!("{at}.value.statuses[{s}]: {err}"))?;
                 let contact = keys
                     .recipient_user_id
@@ -115,7 +116,7 @@ pub fn split(body: &WebhookBody) -> Result<Vec<SplitEvent>, String> {
 /// The `contacts[]` entry that describes the sender of `keys` (or the only one there is).
 fn matching_contact(contacts: &[Value], keys: &MessageKeys) -> Vec<Value> {
     let matches = |c: &&Value| {
-        serde_json::from_value::<ContactInfo>((*c).clone()).is_ok_and(|info| {
+        ContactInfo::deserialize(*c).is_ok_and(|info| {
             (info.user_id.is_some() && info.user_id == keys.from_user_id)
                 || (info.wa_id.is_some() && info.wa_id == keys.from)
         })
