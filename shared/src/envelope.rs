@@ -88,7 +88,10 @@ impl Envelope {
     }
 
     pub fn to_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
-        serde_json::to_vec(self)
+        // Sized for a typical single-message envelope, so the buffer is not regrown.
+        let mut out = Vec::with_capacity(1024);
+        serde_json::to_writer(&mut out, self)?;
+        Ok(out)
     }
 
     /// Parse an envelope from the queue, refusing versions this build does not know.
@@ -111,9 +114,9 @@ pub enum EnvelopeError {
 
 /// A new W3C `traceparent` (version 00, sampled) with random trace and span ids.
 pub fn new_traceparent() -> String {
-    let trace = Uuid::new_v4().simple().to_string();
-    let span = &Uuid::new_v4().simple().to_string()[..16];
-    format!("00-{trace}-{span}-01")
+    let trace: u128 = rand::random();
+    let span: u64 = rand::random();
+    format!("00-{trace:032x}-{span:016x}-01")
 }
 
 #[cfg(test)]

@@ -50,6 +50,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct RabbitMq {
     config: QueueConfig,
+    /// `{prefix}.events`, built once: it is on every publish.
+    events_exchange: ShortString,
     live: RwLock<Option<Arc<Live>>>,
     reconnect: Mutex<()>,
 }
@@ -80,7 +82,9 @@ fn unavailable(e: impl std::fmt::Display) -> QueueError {
 impl RabbitMq {
     /// Connect and declare the topology; fails if the broker is unreachable now.
     pub async fn connect(config: QueueConfig) -> Result<Self, QueueError> {
+        let events_exchange = format!("{}.events", config.prefix).into();
         let this = Self {
+            events_exchange,
             config,
             live: RwLock::new(None),
             reconnect: Mutex::new(()),
@@ -271,13 +275,12 @@ impl RabbitMq {
 
     async fn publish_on(&self, live: &Live, envelopes: &[Envelope]) -> Result<(), QueueError> {
         let channel = live.publisher();
-        let exchange: ShortString = self.exchange().into();
         let mut confirms = Vec::with_capacity(envelopes.len());
         for envelope in envelopes {
             let body = envelope.to_bytes()?;
             let confirm = channel
                 .basic_publish(
-                    exchange.clone(),
+                    self.events_exchange.clone(),
                     envelope.routing_key().into(),
                     BasicPublishOptions {
                         mandatory: true,
