@@ -13,6 +13,8 @@
 mod error;
 mod tenant_tx;
 
+pub mod api_keys;
+pub mod audit;
 pub mod contacts;
 pub mod conversations;
 pub mod messages;
@@ -20,6 +22,7 @@ pub mod outbox;
 pub mod processed_events;
 pub mod tenants;
 pub mod unroutable;
+pub mod users;
 pub mod whatsapp_channels;
 
 use std::time::Duration;
