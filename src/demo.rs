@@ -27,6 +27,7 @@ pub async fn ensure_demo_tenant(pool: &PgPool, secrets: &SecretBox) -> anyhow::R
                         "Hi! Thanks for writing to Demo Dental. We'll get back to you shortly."
                             .into(),
                     ),
+                    external_org_id: None,
                 },
             )
             .await?

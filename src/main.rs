@@ -45,7 +45,7 @@ enum Command {
         #[arg(long, env = "SANDBOX_BIND", default_value = "127.0.0.1:9090")]
         sandbox_bind: SocketAddr,
         #[command(flatten)]
-        settings: Settings,
+        settings: Box<Settings>,
     },
     /// Manage tenants from the shell.
     #[command(subcommand)]
@@ -217,6 +217,7 @@ async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
                     slug,
                     name,
                     welcome_text,
+                    external_org_id: None,
                 },
             )
             .await?;

@@ -10,11 +10,12 @@
 //!    ([`switchyard_shared::queue`]); events that match no tenant are recorded as
 //!    unroutable instead.
 //!
-//! The same router serves the admin API ([`admin`]) and the health probes ([`health`]).
+//! The same router serves the admin API ([`admin`], authenticated by [`auth`]) and the health probes ([`health`]).
 //! [`startup`] builds the whole application from configuration; `main.rs` of the CLI and the
 //! tests both call it.
 
 pub mod admin;
+pub mod auth;
 pub mod error;
 pub mod health;
 pub mod routing;

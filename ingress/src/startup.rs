@@ -16,6 +16,8 @@ use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::jwt::JwtKeys;
+use crate::auth::login_limiter::LoginLimiter;
 use crate::routing::WhatsAppRoutes;
 use crate::{admin, health, webhooks};
 
@@ -27,6 +29,32 @@ pub struct IngressState {
     pub secrets: Arc<SecretBox>,
     pub whatsapp_routes: WhatsAppRoutes,
     pub config: Arc<IngressConfig>,
+    pub auth: Arc<AuthState>,
+}
+
+/// Keys and limits of the admin API's authentication.
+pub struct AuthState {
+    pub jwt: JwtKeys,
+    pub login: LoginLimiter,
+}
+
+impl AuthState {
+    fn new(config: &IngressConfig) -> Self {
+        let secret = match &config.jwt_secret {
+            Some(secret) => secret.expose().as_bytes().to_vec(),
+            None => {
+                tracing::warn!(
+                    "JWT_SECRET is not set: login tokens are signed with a random \
+                    per-process key (development only)"
+                );
+                rand::random::<[u8; 32]>().to_vec()
+            }
+        };
+        Self {
+            jwt: JwtKeys::new(&secret, Duration::from_secs(config.jwt_ttl_secs)),
+            login: LoginLimiter::new(config.login_attempts_per_minute),
+        }
+    }
 }
 
 impl IngressState {
@@ -47,6 +75,7 @@ impl IngressState {
             queue,
             secrets,
             whatsapp_routes,
+            auth: Arc::new(AuthState::new(&config)),
             config: Arc::new(config),
         }
     }

@@ -111,6 +111,19 @@ pub struct IngressConfig {
     #[arg(long, env = "ADMIN_TOKEN")]
     pub admin_token: Option<SecretString>,
 
+    /// HS256 key of login tokens (at least 32 bytes). Unset: a random key per process, so
+    /// tokens die with the process and do not work across replicas (development only).
+    #[arg(long, env = "JWT_SECRET")]
+    pub jwt_secret: Option<SecretString>,
+
+    /// Lifetime of a login token.
+    #[arg(long, env = "JWT_TTL_SECS", default_value_t = 3600)]
+    pub jwt_ttl_secs: u64,
+
+    /// Login attempts allowed per email address per minute (then 429).
+    #[arg(long, env = "LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 10)]
+    pub login_attempts_per_minute: u32,
+
     #[arg(long, env = "ROUTE_CACHE_TTL_SECS", default_value_t = 60)]
     pub route_cache_ttl_secs: u64,
 

@@ -152,7 +152,9 @@ impl TestEnv {
                 publish_channels: 2,
                 prefetch: 16,
                 delivery_limit: 20,
-                expires_secs: Some(300),
+                // Idle queues go soon after the test, so their deletion does not pile up on the
+                // broker while a later run starts.
+                expires_secs: Some(20),
                 confirm_timeout_ms: 5000,
             },
             ingress: IngressConfig {
@@ -161,6 +163,9 @@ impl TestEnv {
                 whatsapp_app_secret: Some(SecretString::new(APP_SECRET)),
                 whatsapp_verify_token: Some(SecretString::new(VERIFY_TOKEN)),
                 admin_token: Some(SecretString::new(ADMIN_TOKEN)),
+                jwt_secret: Some(SecretString::new("test-jwt-secret-0123456789abcdef0123")),
+                jwt_ttl_secs: 600,
+                login_attempts_per_minute: 5,
                 route_cache_ttl_secs: 60,
                 route_cache_capacity: 1000,
             },

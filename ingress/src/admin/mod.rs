@@ -1,31 +1,54 @@
-//! The admin API under `/api/v1`, grouped by resource (one file each).
+//! The admin API under `/api/v1`, grouped by resource (one file each, request and response
+//! types beside the handlers).
 //!
-//! This is the bootstrap subset: create and read tenants, put and read their WhatsApp
-//! configuration. Every call needs `Authorization: Bearer $ADMIN_TOKEN`; with no token
-//! configured, the API refuses everything. Secrets go in; only masked forms (`***1234`) come out.
+//! Every endpoint authenticates with a [`Principal`](crate::auth::Principal) and checks its
+//! role. Tenant-scoped endpoints act for the caller's tenant (platform admins name one with
+//! `X-Tenant-Id`) and read through row-level security, so another tenant's ids are simply
+//! not found (404). Secrets go in; only masked forms (`***1234`) come out. Every mutation is
+//! written to the audit log.
 
-mod auth;
+mod api_keys;
+mod audit;
 mod body;
-pub mod tenants;
-pub mod whatsapp;
+mod session;
+mod tenants;
+mod users;
+mod validate;
+mod whatsapp;
 
-pub use auth::AdminAuth;
 pub use body::JsonBody;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use crate::startup::IngressState;
 
 pub fn routes() -> Router<IngressState> {
     Router::new()
-        .route("/tenants", post(tenants::create))
+        .route("/auth/login", post(session::login))
+        .route("/auth/logout-everywhere", post(session::logout_everywhere))
+        .route("/me", get(session::me))
+        .route("/users", post(users::create).get(users::list))
+        .route("/api-keys", post(api_keys::create).get(api_keys::list))
+        .route("/api-keys/{id}", delete(api_keys::revoke))
+        .route("/tenant", get(tenants::read_own).patch(tenants::patch_own))
+        .route(
+            "/channels/whatsapp",
+            get(whatsapp::read_own).put(whatsapp::put_own),
+        )
+        .route("/tenants", post(tenants::create).get(tenants::list))
+        .route("/tenants/ensure", post(tenants::ensure))
         .route(
             "/tenants/{tenant_id}",
-            get(tenants::read).delete(tenants::delete),
+            get(tenants::read)
+                .patch(tenants::patch)
+                .delete(tenants::delete),
         )
+        .route("/tenants/{tenant_id}/suspend", post(tenants::suspend))
+        .route("/tenants/{tenant_id}/reactivate", post(tenants::reactivate))
         .route(
             "/tenants/{tenant_id}/channels/whatsapp",
             get(whatsapp::read).put(whatsapp::put),
         )
+        .route("/platform/audit-log", get(audit::list))
 }

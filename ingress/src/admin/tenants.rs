@@ -1,15 +1,22 @@
-//! `/api/v1/tenants`: create, read and delete tenants.
+//! `/api/v1/tenants` (platform admins) and `/api/v1/tenant` (a tenant's own record).
+//!
+//! Creating a tenant provisions it: a unique slug derived from the name (a suffix is added
+//! when taken), the defaults of the schema, and a first API key, returned once.
+//! `POST /tenants/ensure` does the same idempotently for integrations, keyed by their own org
+//! id. Suspending a tenant keeps accepting and recording its webhooks without processing them.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use switchyard_shared::db::TenantTx;
-use switchyard_shared::db::tenants::{self, NewTenant, Tenant};
-use switchyard_shared::domain::{TenantId, TenantSlug};
-use switchyard_shared::tenancy;
+use serde::{Deserialize, Serialize};
+use switchyard_shared::db::tenants::{self, NewTenant, Tenant, TenantSummary, TenantUpdate};
+use switchyard_shared::db::{DbError, TenantTx, whatsapp_channels};
+use switchyard_shared::domain::{TenantId, TenantSlug, TenantStatus};
+use uuid::Uuid;
 
-use super::{AdminAuth, JsonBody};
+use super::api_keys::{CreatedKey, issue};
+use super::{JsonBody, audit};
+use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::startup::IngressState;
 
@@ -23,40 +30,196 @@ pub struct CreateTenant {
     pub welcome_text: Option<String>,
 }
 
-impl CreateTenant {
-    fn parse(self) -> Result<NewTenant, ApiError> {
-        let name = self.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(ApiError::field("name", "must be 1-200 characters"));
+fn parse_name(raw: &str) -> Result<String, ApiError> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::field("name", "must be 1-200 characters"));
+    }
+    Ok(name.to_owned())
+}
+
+fn parse_welcome(text: &Option<String>) -> Result<(), ApiError> {
+    match text {
+        Some(t) if t.trim().is_empty() || t.chars().count() > 4096 => {
+            Err(ApiError::field("welcome_text", "must be 1-4096 characters"))
         }
-        let slug = match &self.slug {
-            Some(slug) => TenantSlug::parse(slug),
-            None => TenantSlug::from_name(&name),
-        }
-        .map_err(|e| ApiError::field("slug", e.reason))?;
-        if let Some(text) = &self.welcome_text
-            && (text.trim().is_empty() || text.chars().count() > 4096)
-        {
-            return Err(ApiError::field("welcome_text", "must be 1-4096 characters"));
-        }
-        Ok(NewTenant {
-            slug,
-            name,
-            welcome_text: self.welcome_text,
-        })
+        _ => Ok(()),
     }
 }
 
-/// `POST /api/v1/tenants` → 201 with the tenant; 409 if the slug is taken.
+#[derive(Debug, Serialize)]
+pub struct ProvisionedTenant {
+    #[serde(flatten)]
+    pub tenant: Tenant,
+    /// The tenant's first API key; shown only in this answer.
+    pub api_key: CreatedKey,
+}
+
+/// Create the tenant and its first API key in one transaction. With a derived slug, a taken
+/// one gets `-2`, `-3`, … appended; an explicit slug that is taken is a 409.
+async fn provision(
+    state: &IngressState,
+    name: String,
+    slug: Option<TenantSlug>,
+    welcome_text: Option<String>,
+    external_org_id: Option<String>,
+) -> Result<ProvisionedTenant, ApiError> {
+    let explicit = slug.is_some();
+    let base = match slug {
+        Some(slug) => slug,
+        None => TenantSlug::from_name(&name).map_err(|e| ApiError::field("name", e.reason))?,
+    };
+    for attempt in 1..=20u32 {
+        let slug = if attempt == 1 {
+            base.clone()
+        } else {
+            let stem: String = base.as_str().chars().take(58).collect();
+            TenantSlug::parse(&format!("{stem}-{attempt}"))
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+        };
+        let mut tx = TenantTx::begin(&state.pool, TenantId::new()).await?;
+        let new = NewTenant {
+            slug,
+            name: name.clone(),
+            welcome_text: welcome_text.clone(),
+            external_org_id: external_org_id.clone(),
+        };
+        match tenants::create(&mut tx, &new).await {
+            Ok(tenant) => {
+                let api_key = issue(&mut tx, "default", Role::TenantAdmin).await?;
+                tx.commit().await?;
+                return Ok(ProvisionedTenant { tenant, api_key });
+            }
+            Err(DbError::Conflict { constraint })
+                if constraint == "tenants_slug_key" && !explicit =>
+            {
+                tx.rollback().await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict(
+        "no free slug for this name; pass one explicitly".into(),
+    ))
+}
+
+/// `POST /api/v1/tenants` → 201 with the tenant and its first API key.
 pub async fn create(
-    _: AdminAuth,
+    who: Principal,
     State(state): State<IngressState>,
     JsonBody(body): JsonBody<CreateTenant>,
-) -> Result<(StatusCode, Json<Tenant>), ApiError> {
-    let new = body.parse()?;
-    let tenant = tenancy::create_tenant(&state.pool, &new).await?;
-    tracing::info!(tenant_id = %tenant.id, slug = %tenant.slug, "tenant created");
-    Ok((StatusCode::CREATED, Json(tenant)))
+) -> Result<(StatusCode, Json<ProvisionedTenant>), ApiError> {
+    who.require(Role::PlatformAdmin)?;
+    let name = parse_name(&body.name)?;
+    let slug = body
+        .slug
+        .as_deref()
+        .map(TenantSlug::parse)
+        .transpose()
+        .map_err(|e| ApiError::field("slug", e.reason))?;
+    parse_welcome(&body.welcome_text)?;
+    let created = provision(&state, name, slug, body.welcome_text, None).await?;
+    audit::record(
+        &state,
+        &who,
+        Some(created.tenant.id),
+        "tenant.create",
+        None,
+        serde_json::json!({ "slug": created.tenant.slug }),
+    )
+    .await;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnsureTenant {
+    pub external_org_id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EnsuredTenant {
+    pub created: bool,
+    pub tenant: Tenant,
+    /// Only when the tenant was created by this call.
+    pub api_key: Option<CreatedKey>,
+}
+
+/// `POST /api/v1/tenants/ensure`: the tenant of an integration's org id, created on first
+/// call (201), returned as it is on later calls (200).
+pub async fn ensure(
+    who: Principal,
+    State(state): State<IngressState>,
+    JsonBody(body): JsonBody<EnsureTenant>,
+) -> Result<(StatusCode, Json<EnsuredTenant>), ApiError> {
+    who.require(Role::PlatformAdmin)?;
+    let org = body.external_org_id.trim().to_owned();
+    if org.is_empty() || org.len() > 200 {
+        return Err(ApiError::field(
+            "external_org_id",
+            "must be 1-200 characters",
+        ));
+    }
+    let name = parse_name(&body.name)?;
+    if let Some(existing) = existing_for_org(&state, &org).await? {
+        return Ok((
+            StatusCode::OK,
+            Json(EnsuredTenant {
+                created: false,
+                tenant: existing,
+                api_key: None,
+            }),
+        ));
+    }
+    match provision(&state, name, None, None, Some(org.clone())).await {
+        Ok(created) => {
+            audit::record(
+                &state,
+                &who,
+                Some(created.tenant.id),
+                "tenant.create",
+                None,
+                serde_json::json!({ "external_org_id": org }),
+            )
+            .await;
+            Ok((
+                StatusCode::CREATED,
+                Json(EnsuredTenant {
+                    created: true,
+                    tenant: created.tenant,
+                    api_key: Some(created.api_key),
+                }),
+            ))
+        }
+        // Someone ensured the same org a moment ago.
+        Err(ApiError::Conflict(_)) => match existing_for_org(&state, &org).await? {
+            Some(existing) => Ok((
+                StatusCode::OK,
+                Json(EnsuredTenant {
+                    created: false,
+                    tenant: existing,
+                    api_key: None,
+                }),
+            )),
+            None => Err(ApiError::Conflict("tenant could not be ensured".into())),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+async fn existing_for_org(state: &IngressState, org: &str) -> Result<Option<Tenant>, ApiError> {
+    let Some(id) = tenants::id_by_external_org(&state.pool, org).await? else {
+        return Ok(None);
+    };
+    load(state, id).await
+}
+
+async fn load(state: &IngressState, tenant: TenantId) -> Result<Option<Tenant>, ApiError> {
+    let mut tx = TenantTx::begin(&state.pool, tenant).await?;
+    let found = tenants::get(&mut tx).await?;
+    tx.commit().await?;
+    Ok(found)
 }
 
 pub(crate) fn parse_tenant_id(raw: &str) -> Result<TenantId, ApiError> {
@@ -64,29 +227,218 @@ pub(crate) fn parse_tenant_id(raw: &str) -> Result<TenantId, ApiError> {
         .map_err(|_| ApiError::NotFound("no such tenant".into()))
 }
 
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    /// Cursor: the last tenant id of the previous page.
+    pub after: Option<Uuid>,
+    pub limit: Option<i32>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TenantPage {
+    pub tenants: Vec<TenantSummary>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<Uuid>,
+}
+
+/// `GET /api/v1/tenants`: every tenant with counts (contacts, conversations, messages, users).
+pub async fn list(
+    who: Principal,
+    State(state): State<IngressState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<TenantPage>, ApiError> {
+    who.require(Role::PlatformAdmin)?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::field("limit", "must be 1-200"));
+    }
+    let tenants = tenants::list_with_counts(&state.pool, query.after, limit).await?;
+    let next = (tenants.len() == usize::try_from(limit).unwrap_or(usize::MAX))
+        .then(|| tenants.last().map(|t| t.id))
+        .flatten();
+    Ok(Json(TenantPage { tenants, next }))
+}
+
 /// `GET /api/v1/tenants/{tenant_id}`
 pub async fn read(
-    _: AdminAuth,
+    who: Principal,
     State(state): State<IngressState>,
     Path(tenant_id): Path<String>,
 ) -> Result<Json<Tenant>, ApiError> {
-    let mut tx = TenantTx::begin(&state.pool, parse_tenant_id(&tenant_id)?).await?;
-    let tenant = tenants::get(&mut tx).await?;
-    tx.commit().await?;
-    tenant
+    who.require(Role::PlatformAdmin)?;
+    load(&state, parse_tenant_id(&tenant_id)?)
+        .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound("no such tenant".into()))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchTenant {
+    pub name: Option<String>,
+    pub plan: Option<String>,
+    pub rate_limit_per_minute: Option<i32>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    pub welcome_text: Option<Option<String>>,
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// Distinguish an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+impl PatchTenant {
+    fn parse(self) -> Result<TenantUpdate, ApiError> {
+        let mut fields = super::validate::Fields::default();
+        let name = self.name.as_deref().and_then(|n| {
+            fields.check(
+                "name",
+                parse_name(n).map_err(|_| "must be 1-200 characters"),
+            )
+        });
+        if let Some(plan) = &self.plan
+            && (plan.trim().is_empty() || plan.len() > 50)
+        {
+            fields.check::<(), _>("plan", Err("must be 1-50 characters"));
+        }
+        if let Some(limit) = self.rate_limit_per_minute
+            && !(1..=1_000_000).contains(&limit)
+        {
+            fields.check::<(), _>("rate_limit_per_minute", Err("must be 1-1000000"));
+        }
+        if let Some(Some(text)) = &self.welcome_text
+            && (text.trim().is_empty() || text.chars().count() > 4096)
+        {
+            fields.check::<(), _>("welcome_text", Err("must be 1-4096 characters"));
+        }
+        if let Some(metadata) = &self.metadata
+            && !metadata.is_object()
+        {
+            fields.check::<(), _>("metadata", Err("must be a JSON object"));
+        }
+        fields.finish()?;
+        Ok(TenantUpdate {
+            name,
+            plan: self.plan.map(|p| p.trim().to_owned()),
+            rate_limit_per_minute: self.rate_limit_per_minute,
+            welcome_text: self.welcome_text,
+            metadata: self.metadata,
+            status: None,
+        })
+    }
+}
+
+async fn apply(
+    state: &IngressState,
+    who: &Principal,
+    tenant: TenantId,
+    change: TenantUpdate,
+    action: &str,
+) -> Result<Json<Tenant>, ApiError> {
+    let mut tx = TenantTx::begin(&state.pool, tenant).await?;
+    let updated = tenants::update(&mut tx, &change).await?;
+    tx.commit().await?;
+    let updated = updated.ok_or_else(|| ApiError::NotFound("no such tenant".into()))?;
+    audit::record(
+        state,
+        who,
+        Some(tenant),
+        action,
+        None,
+        serde_json::json!({}),
+    )
+    .await;
+    Ok(Json(updated))
+}
+
+/// `PATCH /api/v1/tenants/{tenant_id}`
+pub async fn patch(
+    who: Principal,
+    State(state): State<IngressState>,
+    Path(tenant_id): Path<String>,
+    JsonBody(body): JsonBody<PatchTenant>,
+) -> Result<Json<Tenant>, ApiError> {
+    who.require(Role::PlatformAdmin)?;
+    let tenant = parse_tenant_id(&tenant_id)?;
+    apply(&state, &who, tenant, body.parse()?, "tenant.update").await
+}
+
+/// `POST /api/v1/tenants/{tenant_id}/suspend`
+pub async fn suspend(
+    who: Principal,
+    State(state): State<IngressState>,
+    Path(tenant_id): Path<String>,
+) -> Result<Json<Tenant>, ApiError> {
+    who.require(Role::PlatformAdmin)?;
+    let change = TenantUpdate {
+        status: Some(TenantStatus::Suspended),
+        ..Default::default()
+    };
+    apply(
+        &state,
+        &who,
+        parse_tenant_id(&tenant_id)?,
+        change,
+        "tenant.suspend",
+    )
+    .await
+}
+
+/// `POST /api/v1/tenants/{tenant_id}/reactivate`
+pub async fn reactivate(
+    who: Principal,
+    State(state): State<IngressState>,
+    Path(tenant_id): Path<String>,
+) -> Result<Json<Tenant>, ApiError> {
+    who.require(Role::PlatformAdmin)?;
+    let change = TenantUpdate {
+        status: Some(TenantStatus::Active),
+        ..Default::default()
+    };
+    apply(
+        &state,
+        &who,
+        parse_tenant_id(&tenant_id)?,
+        change,
+        "tenant.reactivate",
+    )
+    .await
+}
+
+/// `GET /api/v1/tenant`: the caller's own tenant (or `X-Tenant-Id`'s, for platform admins).
+pub async fn read_own(
+    who: Principal,
+    State(state): State<IngressState>,
+) -> Result<Json<Tenant>, ApiError> {
+    load(&state, who.tenant()?)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound("no such tenant".into()))
+}
+
+/// `PATCH /api/v1/tenant`: tenant admins update their own tenant.
+pub async fn patch_own(
+    who: Principal,
+    State(state): State<IngressState>,
+    JsonBody(body): JsonBody<PatchTenant>,
+) -> Result<Json<Tenant>, ApiError> {
+    who.require(Role::TenantAdmin)?;
+    let tenant = who.tenant()?;
+    apply(&state, &who, tenant, body.parse()?, "tenant.update").await
+}
+
 /// `DELETE /api/v1/tenants/{tenant_id}` → 204; everything the tenant owns goes with it.
 pub async fn delete(
-    _: AdminAuth,
+    who: Principal,
     State(state): State<IngressState>,
     Path(tenant_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    who.require(Role::PlatformAdmin)?;
     let tenant = parse_tenant_id(&tenant_id)?;
     let mut tx = TenantTx::begin(&state.pool, tenant).await?;
-    let channel = switchyard_shared::db::whatsapp_channels::get(&mut tx).await?;
+    let channel = whatsapp_channels::get(&mut tx).await?;
     let existed = tenants::delete(&mut tx).await?;
     tx.commit().await?;
     if let Some(channel) = channel {
@@ -96,7 +448,15 @@ pub async fn delete(
             .await;
     }
     if existed {
-        tracing::info!(tenant_id = %tenant, "tenant deleted");
+        audit::record(
+            &state,
+            &who,
+            Some(tenant),
+            "tenant.delete",
+            None,
+            serde_json::json!({}),
+        )
+        .await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound("no such tenant".into()))

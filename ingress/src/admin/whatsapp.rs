@@ -15,7 +15,8 @@ use switchyard_shared::tenancy::{
 };
 
 use super::tenants::parse_tenant_id;
-use super::{AdminAuth, JsonBody};
+use super::{JsonBody, audit};
+use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::startup::IngressState;
 
@@ -104,15 +105,12 @@ fn view(state: &IngressState, row: WhatsAppChannelRow) -> Result<WhatsAppView, A
     })
 }
 
-/// `PUT …/channels/whatsapp`: create or replace. 404 for an unknown tenant; 409 when the
-/// `phone_number_id` belongs to another tenant.
-pub async fn put(
-    _: AdminAuth,
-    State(state): State<IngressState>,
-    Path(tenant_id): Path<String>,
-    JsonBody(body): JsonBody<PutWhatsApp>,
+async fn put_for(
+    state: &IngressState,
+    who: &Principal,
+    tenant: TenantId,
+    body: PutWhatsApp,
 ) -> Result<Json<WhatsAppView>, ApiError> {
-    let tenant = parse_tenant_id(&tenant_id)?;
     let input = body.parse()?;
     let (row, replaced) =
         tenancy::put_whatsapp_channel(&state.pool, &state.secrets, tenant, &input).await?;
@@ -123,20 +121,63 @@ pub async fn put(
     if let Some(old) = replaced {
         state.whatsapp_routes.invalidate(&old).await;
     }
-    tracing::info!(tenant_id = %tenant, phone_number_id = %input.phone_number_id,
-        "WhatsApp channel configured");
-    Ok(Json(view(&state, row)?))
+    audit::record(
+        state,
+        who,
+        Some(tenant),
+        "channel.whatsapp.put",
+        Some(format!("phone_number_id:{}", input.phone_number_id)),
+        serde_json::json!({}),
+    )
+    .await;
+    Ok(Json(view(state, row)?))
 }
 
-/// `GET …/channels/whatsapp`: the config, secrets masked.
-pub async fn read(
-    _: AdminAuth,
-    State(state): State<IngressState>,
-    Path(tenant_id): Path<String>,
-) -> Result<Json<WhatsAppView>, ApiError> {
-    let mut tx = TenantTx::begin(&state.pool, parse_tenant_id(&tenant_id)?).await?;
+async fn read_for(state: &IngressState, tenant: TenantId) -> Result<Json<WhatsAppView>, ApiError> {
+    let mut tx = TenantTx::begin(&state.pool, tenant).await?;
     let row = whatsapp_channels::get(&mut tx).await?;
     tx.commit().await?;
     let row = row.ok_or_else(|| ApiError::NotFound("no WhatsApp channel configured".into()))?;
-    Ok(Json(view(&state, row)?))
+    Ok(Json(view(state, row)?))
+}
+
+/// `PUT /api/v1/tenants/{tenant_id}/channels/whatsapp` (platform admins): create or replace.
+/// 404 for an unknown tenant; 409 when the `phone_number_id` belongs to another tenant.
+pub async fn put(
+    who: Principal,
+    State(state): State<IngressState>,
+    Path(tenant_id): Path<String>,
+    JsonBody(body): JsonBody<PutWhatsApp>,
+) -> Result<Json<WhatsAppView>, ApiError> {
+    who.require(Role::PlatformAdmin)?;
+    put_for(&state, &who, parse_tenant_id(&tenant_id)?, body).await
+}
+
+/// `GET /api/v1/tenants/{tenant_id}/channels/whatsapp` (platform admins), secrets masked.
+pub async fn read(
+    who: Principal,
+    State(state): State<IngressState>,
+    Path(tenant_id): Path<String>,
+) -> Result<Json<WhatsAppView>, ApiError> {
+    who.require(Role::PlatformAdmin)?;
+    read_for(&state, parse_tenant_id(&tenant_id)?).await
+}
+
+/// `PUT /api/v1/channels/whatsapp`: the acting tenant's config (tenant admins).
+pub async fn put_own(
+    who: Principal,
+    State(state): State<IngressState>,
+    JsonBody(body): JsonBody<PutWhatsApp>,
+) -> Result<Json<WhatsAppView>, ApiError> {
+    who.require(Role::TenantAdmin)?;
+    let tenant = who.tenant()?;
+    put_for(&state, &who, tenant, body).await
+}
+
+/// `GET /api/v1/channels/whatsapp`: the acting tenant's config, secrets masked.
+pub async fn read_own(
+    who: Principal,
+    State(state): State<IngressState>,
+) -> Result<Json<WhatsAppView>, ApiError> {
+    read_for(&state, who.tenant()?).await
 }

@@ -18,6 +18,7 @@ pub struct Tenant {
     pub rate_limit_per_minute: i32,
     pub welcome_text: Option<String>,
     pub metadata: serde_json::Value,
+    pub external_org_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -32,6 +33,7 @@ struct TenantRow {
     rate_limit_per_minute: i32,
     welcome_text: Option<String>,
     metadata: serde_json::Value,
+    external_org_id: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -49,6 +51,7 @@ impl TryFrom<TenantRow> for Tenant {
             rate_limit_per_minute: r.rate_limit_per_minute,
             welcome_text: r.welcome_text,
             metadata: r.metadata,
+            external_org_id: r.external_org_id,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -61,12 +64,14 @@ pub struct NewTenant {
     pub slug: TenantSlug,
     pub name: String,
     pub welcome_text: Option<String>,
+    /// The integrating system's own id for this tenant, if it provisions tenants.
+    pub external_org_id: Option<String>,
 }
 
 macro_rules! columns {
     () => {
         "id, slug, name, status, plan, rate_limit_per_minute, welcome_text, metadata, \
-         created_at, updated_at"
+         external_org_id, created_at, updated_at"
     };
 }
 
@@ -75,13 +80,15 @@ macro_rules! columns {
 pub async fn create(tx: &mut TenantTx, new: &NewTenant) -> Result<Tenant, DbError> {
     let id = tx.tenant().as_uuid();
     let row: TenantRow = sqlx::query_as(concat!(
-        "INSERT INTO tenants (id, slug, name, welcome_text) VALUES ($1, $2, $3, $4) RETURNING ",
+        "INSERT INTO tenants (id, slug, name, welcome_text, external_org_id) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING ",
         columns!()
     ))
     .bind(id)
     .bind(new.slug.as_str())
     .bind(&new.name)
     .bind(&new.welcome_text)
+    .bind(&new.external_org_id)
     .fetch_one(tx.conn())
     .await?;
     row.try_into()
@@ -98,6 +105,84 @@ pub async fn get(tx: &mut TenantTx) -> Result<Option<Tenant>, DbError> {
     .fetch_optional(tx.conn())
     .await?;
     row.map(Tenant::try_from).transpose()
+}
+
+/// What an update may change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TenantUpdate {
+    pub name: Option<String>,
+    pub plan: Option<String>,
+    pub rate_limit_per_minute: Option<i32>,
+    /// `Some(None)` clears the welcome text.
+    pub welcome_text: Option<Option<String>>,
+    pub metadata: Option<serde_json::Value>,
+    pub status: Option<TenantStatus>,
+}
+
+/// Update the transaction's tenant; `None` when it does not exist.
+pub async fn update(tx: &mut TenantTx, change: &TenantUpdate) -> Result<Option<Tenant>, DbError> {
+    let row: Option<TenantRow> = sqlx::query_as(concat!(
+        "UPDATE tenants SET name = coalesce($2, name), plan = coalesce($3, plan), \
+           rate_limit_per_minute = coalesce($4, rate_limit_per_minute), \
+           welcome_text = CASE WHEN $5 THEN $6 ELSE welcome_text END, \
+           metadata = coalesce($7, metadata), status = coalesce($8, status), updated_at = now() \
+         WHERE id = $1 RETURNING ",
+        columns!()
+    ))
+    .bind(tx.tenant().as_uuid())
+    .bind(&change.name)
+    .bind(&change.plan)
+    .bind(change.rate_limit_per_minute)
+    .bind(change.welcome_text.is_some())
+    .bind(change.welcome_text.clone().flatten())
+    .bind(&change.metadata)
+    .bind(change.status.map(|s| s.as_str()))
+    .fetch_optional(tx.conn())
+    .await?;
+    row.map(Tenant::try_from).transpose()
+}
+
+/// Resolve an integration's org id to a tenant id.
+pub async fn id_by_external_org(
+    pool: &PgPool,
+    external_org_id: &str,
+) -> Result<Option<TenantId>, DbError> {
+    let id: Option<Uuid> = sqlx::query_scalar("SELECT tenant_id_by_external_org($1)")
+        .bind(external_org_id)
+        .fetch_one(pool)
+        .await?;
+    Ok(id.map(TenantId::from_uuid))
+}
+
+/// One row of the platform's tenant list.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct TenantSummary {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub status: String,
+    pub plan: String,
+    pub created_at: DateTime<Utc>,
+    pub contacts: i64,
+    pub conversations: i64,
+    pub messages: i64,
+    pub users: i64,
+}
+
+/// Every tenant with counts, by id, after `after`.
+pub async fn list_with_counts(
+    pool: &PgPool,
+    after: Option<Uuid>,
+    limit: i32,
+) -> Result<Vec<TenantSummary>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT id, slug, name, status, plan, created_at, contacts, conversations, messages, users \
+         FROM platform_tenants($1, $2)",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
 }
 
 /// Delete the tenant and, by cascade, every row it owns. Returns whether it existed.

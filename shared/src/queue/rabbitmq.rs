@@ -44,6 +44,9 @@ use crate::domain::Channel as ConversationChannel;
 use crate::envelope::Envelope;
 use crate::shutdown::Shutdown;
 
+/// A busy broker (e.g. deleting many queues) can take a while to accept a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// How long a stopping consumer waits for in-flight events before closing the channel (the
 /// broker redelivers whatever is still unacknowledged then).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -140,7 +143,7 @@ impl RabbitMq {
         let properties = ConnectionProperties::default()
             .with_connection_name(format!("switchyard-{role}-{}", std::process::id()).into());
         tokio::time::timeout(
-            Duration::from_secs(10),
+            CONNECT_TIMEOUT,
             Connection::connect(self.config.amqp_url.expose(), properties),
         )
         .await

@@ -128,6 +128,7 @@ impl BenchDb {
                 slug: TenantSlug::parse("bench")?,
                 name: "Bench".into(),
                 welcome_text: None,
+                external_org_id: None,
             },
         )
         .await
