@@ -2,6 +2,7 @@
 //! APIs. Run through `bash deploy/local/test.sh`, which starts both services first.
 
 mod admin;
+mod auth;
 mod health;
 mod helpers;
 mod isolation;

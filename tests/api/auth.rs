@@ -1,0 +1,413 @@
+//! Admin API identities: API keys, logins, roles, impersonation, revocation.
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// A tenant created by the platform admin; returns (tenant id, its first API key).
+async fn provisioned(app: &TestApp, name: &str) -> (String, String) {
+    let response = app
+        .admin_post("/api/v1/tenants", &json!({ "name": name }))
+        .await;
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    let key = body["api_key"]["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("sk_live_"));
+    (body["id"].as_str().unwrap().to_owned(), key)
+}
+
+async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_key_manages_its_users_who_log_in_and_can_be_logged_out_everywhere() {
+    let app = spawn_app().await;
+    let (tenant, key) = provisioned(&app, "Acme").await;
+    let created = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/users",
+        &key,
+        Some(json!({
+            "email": "ana@acme.example", "password": "correct horse battery", "role": "tenant_admin"
+        })),
+    )
+    .await;
+    assert_eq!(created.status(), 201);
+
+    let response = login(&app, "ANA@acme.example", "correct horse battery").await;
+    assert_eq!(response.status(), 200);
+    let token: Value = response.json().await.unwrap();
+    let jwt = token["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(token["tenant_id"], tenant.as_str());
+
+    let me: Value = call(&app, reqwest::Method::GET, "/api/v1/me", &jwt, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["role"], "tenant_admin");
+    assert_eq!(me["tenant_id"], tenant.as_str());
+
+    // Log out everywhere: the token stops working at once; a new login works.
+    let out = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/auth/logout-everywhere",
+        &jwt,
+        None,
+    )
+    .await;
+    assert_eq!(out.status(), 204);
+    let stale = call(&app, reqwest::Method::GET, "/api/v1/me", &jwt, None).await;
+    assert_eq!(stale.status(), 401);
+    let again = login(&app, "ana@acme.example", "correct horse battery").await;
+    assert_eq!(again.status(), 200);
+    let fresh = again.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        call(&app, reqwest::Method::GET, "/api/v1/tenant", &fresh, None)
+            .await
+            .status(),
+        200
+    );
+
+    // The audit log recorded who did what.
+    let log: Value = app
+        .admin_get(&format!("/api/v1/platform/audit-log?tenant_id={tenant}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"tenant.logout_everywhere"), "{actions:?}");
+    assert!(actions.contains(&"user.create"));
+    assert!(actions.contains(&"tenant.create"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_get_401_and_repeated_attempts_429() {
+    let app = spawn_app().await;
+    let (_, key) = provisioned(&app, "Acme").await;
+    call(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/users",
+        &key,
+        Some(json!({
+            "email": "bo@acme.example", "password": "a long enough password", "role": "agent"
+        })),
+    )
+    .await;
+    let wrong = login(&app, "bo@acme.example", "not the password").await;
+    assert_eq!(wrong.status(), 401);
+    let unknown = login(&app, "nobody@acme.example", "a long enough password").await;
+    assert_eq!(unknown.status(), 401);
+    let (a, b): (Value, Value) = (wrong.json().await.unwrap(), unknown.json().await.unwrap());
+    assert_eq!(a["error"]["message"], b["error"]["message"]);
+    // LOGIN_ATTEMPTS_PER_MINUTE is 5 in the tests; one was spent on this address above.
+    for _ in 0..4 {
+        assert_eq!(
+            login(&app, "bo@acme.example", "not the password")
+                .await
+                .status(),
+            401
+        );
+    }
+    let limited = login(&app, "bo@acme.example", "a long enough password").await;
+    assert_eq!(limited.status(), 429);
+    // Other addresses are not affected.
+    assert_eq!(
+        login(&app, "other@acme.example", "whatever password")
+            .await
+            .status(),
+        401
+    );
+    for token in [
+        "garbage",
+        "sk_live_000000000000_nope",
+        "eyJhbGciOiJIUzI1NiJ9.e30.x",
+    ] {
+        assert_eq!(
+            call(&app, reqwest::Method::GET, "/api/v1/me", token, None)
+                .await
+                .status(),
+            401,
+            "{token}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_impersonation_and_cross_tenant_ids() {
+    let app = spawn_app().await;
+    let (tenant_a, key_a) = provisioned(&app, "Alpha").await;
+    let (tenant_b, key_b) = provisioned(&app, "Beta").await;
+
+    // An agent key cannot do admin things.
+    let agent: Value = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/api-keys",
+        &key_a,
+        Some(json!({ "name": "support desk", "role": "agent" })),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let agent_key = agent["key"].as_str().unwrap();
+    assert_eq!(
+        call(
+            &app,
+            reqwest::Method::GET,
+            "/api/v1/api-keys",
+            agent_key,
+            None
+        )
+        .await
+        .status(),
+        403
+    );
+    assert_eq!(
+        call(
+            &app,
+            reqwest::Method::GET,
+            "/api/v1/tenant",
+            agent_key,
+            None
+        )
+        .await
+        .status(),
+        200
+    );
+    // Tenant credentials never reach platform endpoints or another tenant.
+    assert_eq!(
+        call(&app, reqwest::Method::GET, "/api/v1/tenants", &key_a, None)
+            .await
+            .status(),
+        403
+    );
+    let other = app
+        .client
+        .get(app.url("/api/v1/tenant"))
+        .bearer_auth(&key_a)
+        .header("X-Tenant-Id", &tenant_b)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 403);
+    // Tenant A's key on tenant B's API key id: not found.
+    let b_keys: Value = call(&app, reqwest::Method::GET, "/api/v1/api-keys", &key_b, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let b_key_id = b_keys[0]["id"].as_str().unwrap();
+    assert!(
+        b_keys[0].get("key").is_none(),
+        "a listed key never shows the secret"
+    );
+    let cross = call(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/api-keys/{b_key_id}"),
+        &key_a,
+        None,
+    )
+    .await;
+    assert_eq!(cross.status(), 404);
+    assert_eq!(
+        call(&app, reqwest::Method::GET, "/api/v1/tenant", &key_b, None)
+            .await
+            .status(),
+        200
+    );
+
+    // A platform admin acts for a tenant with X-Tenant-Id.
+    let acting = app
+        .client
+        .get(app.url("/api/v1/tenant"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("X-Tenant-Id", &tenant_a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acting.status(), 200);
+    assert_eq!(
+        acting.json::<Value>().await.unwrap()["id"],
+        tenant_a.as_str()
+    );
+    let without = call(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/tenant",
+        ADMIN_TOKEN,
+        None,
+    )
+    .await;
+    assert_eq!(without.status(), 400);
+
+    // Revoking a key stops it at once.
+    let revoked = call(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/api-keys/{b_key_id}"),
+        &key_b,
+        None,
+    )
+    .await;
+    assert_eq!(revoked.status(), 204);
+    assert_eq!(
+        call(&app, reqwest::Method::GET, "/api/v1/tenant", &key_b, None)
+            .await
+            .status(),
+        401
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioning_derives_unique_slugs_and_ensure_is_idempotent() {
+    let app = spawn_app().await;
+    let first: Value = app
+        .admin_post("/api/v1/tenants", &json!({ "name": "Acme" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second: Value = app
+        .admin_post("/api/v1/tenants", &json!({ "name": "ACME!" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (first["slug"].as_str(), second["slug"].as_str()),
+        (Some("acme"), Some("acme-2"))
+    );
+
+    let ensure = json!({ "external_org_id": "org_123", "name": "Acme" });
+    let created = app.admin_post("/api/v1/tenants/ensure", &ensure).await;
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    assert!(created["api_key"]["key"].is_string());
+    let again = app.admin_post("/api/v1/tenants/ensure", &ensure).await;
+    assert_eq!(again.status(), 200);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["tenant"]["id"], created["tenant"]["id"]);
+    assert!(again["api_key"].is_null());
+
+    let page: Value = app
+        .admin_get("/api/v1/tenants?limit=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["tenants"].as_array().unwrap().len(), 2);
+    let next = page["next"].as_str().unwrap();
+    let rest: Value = app
+        .admin_get(&format!("/api/v1/tenants?after={next}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["tenants"].as_array().unwrap().len(), 1);
+    assert!(rest["tenants"][0]["messages"].is_number());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_are_updated_suspended_and_reactivated() {
+    let app = spawn_app().await;
+    let (tenant, key) = provisioned(&app, "Acme").await;
+    let patched = call(
+        &app,
+        reqwest::Method::PATCH,
+        "/api/v1/tenant",
+        &key,
+        Some(json!({ "welcome_text": "Hello!", "plan": "pro" })),
+    )
+    .await;
+    assert_eq!(patched.status(), 200);
+    let patched: Value = patched.json().await.unwrap();
+    assert_eq!(
+        (patched["welcome_text"].as_str(), patched["plan"].as_str()),
+        (Some("Hello!"), Some("pro"))
+    );
+    let cleared: Value = call(
+        &app,
+        reqwest::Method::PATCH,
+        "/api/v1/tenant",
+        &key,
+        Some(json!({ "welcome_text": null })),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert!(cleared["welcome_text"].is_null());
+    assert_eq!(cleared["plan"], "pro");
+    let invalid = call(
+        &app,
+        reqwest::Method::PATCH,
+        "/api/v1/tenant",
+        &key,
+        Some(json!({ "rate_limit_per_minute": 0, "metadata": [] })),
+    )
+    .await;
+    assert_eq!(invalid.status(), 422);
+    let error: Value = invalid.json().await.unwrap();
+    assert!(error["error"]["fields"]["rate_limit_per_minute"].is_string());
+    assert!(error["error"]["fields"]["metadata"].is_string());
+
+    let suspended: Value = app
+        .admin_post(&format!("/api/v1/tenants/{tenant}/suspend"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(suspended["status"], "suspended");
+    let active: Value = app
+        .admin_post(&format!("/api/v1/tenants/{tenant}/reactivate"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(active["status"], "active");
+    // Only platform admins suspend.
+    let refused = call(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/v1/tenants/{tenant}/suspend"),
+        &key,
+        None,
+    )
+    .await;
+    assert_eq!(refused.status(), 403);
+}
