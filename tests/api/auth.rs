@@ -411,3 +411,44 @@ async fn tenants_are_updated_suspended_and_reactivated() {
     .await;
     assert_eq!(refused.status(), 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_tenants_webhooks_are_kept_and_processed_after_reactivation() {
+    let app = spawn_app().await;
+    let tenant = app.fixture_tenant().await;
+    let suspended = app
+        .admin_post(&format!("/api/v1/tenants/{tenant}/suspend"), &json!({}))
+        .await;
+    assert_eq!(suspended.status(), 200);
+
+    assert_eq!(
+        app.post_whatsapp(fixture("whatsapp/inbound_text.json"))
+            .await
+            .status(),
+        200
+    );
+    eventually("the event held", || async {
+        app.count("SELECT count(*) FROM held_events").await == 1
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(app.count("SELECT count(*) FROM messages").await, 0);
+    assert!(app.graph.sent().is_empty());
+
+    let reactivated: Value = app
+        .admin_post(&format!("/api/v1/tenants/{tenant}/reactivate"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reactivated["status"], "active");
+    assert_eq!(reactivated["released_events"], 1);
+    eventually("the held message processed", || async {
+        app.count("SELECT count(*) FROM messages WHERE direction = 'inbound'")
+            .await
+            == 1
+    })
+    .await;
+    eventually("the welcome sent", || async { app.graph.sent().len() == 1 }).await;
+    assert_eq!(app.count("SELECT count(*) FROM held_events").await, 0);
+}

@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::PgPool;
-use switchyard_shared::db::{TenantTx, processed_events};
+use switchyard_shared::db::{TenantTx, held_events, processed_events, tenants};
 use switchyard_shared::domain::Channel;
+use switchyard_shared::domain::TenantStatus;
 use switchyard_shared::envelope::Envelope;
 use switchyard_shared::queue::{Delivery, EventHandler, Outcome};
 use tracing::Instrument;
@@ -26,6 +27,8 @@ pub struct EventProcessor {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Processed {
     Applied,
+    /// The tenant is suspended: kept in `held_events` until it is reactivated.
+    Held,
     /// Its dedup key was recorded before: nothing was done.
     Duplicate,
 }
@@ -39,6 +42,15 @@ impl EventProcessor {
     /// dispatch the replies it queued.
     pub async fn process(&self, envelope: &Envelope) -> Result<Processed, HandleError> {
         let mut tx = TenantTx::begin(&self.pool, envelope.tenant_id).await?;
+        let Some(tenant) = tenants::get(&mut tx).await? else {
+            return Err(HandleError::Permanent("the tenant no longer exists".into()));
+        };
+        if tenant.status == TenantStatus::Suspended {
+            held_events::hold(&mut tx, envelope).await?;
+            tx.commit().await?;
+            tracing::info!("tenant suspended; event held");
+            return Ok(Processed::Held);
+        }
         if !processed_events::claim(&mut tx, &envelope.dedup_key, envelope.id).await? {
             tx.rollback().await?;
             tracing::debug!(dedup_key = %envelope.dedup_key, "already applied; skipped");

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use switchyard_shared::db::tenants::{self, NewTenant, Tenant, TenantSummary, TenantUpdate};
-use switchyard_shared::db::{DbError, TenantTx, whatsapp_channels};
+use switchyard_shared::db::{DbError, TenantTx, held_events, whatsapp_channels};
 use switchyard_shared::domain::{TenantId, TenantSlug, TenantStatus};
 use uuid::Uuid;
 
@@ -386,25 +386,46 @@ pub async fn suspend(
     .await
 }
 
-/// `POST /api/v1/tenants/{tenant_id}/reactivate`
+#[derive(Debug, Serialize)]
+pub struct Reactivated {
+    #[serde(flatten)]
+    pub tenant: Tenant,
+    /// Events received while suspended, now published for processing.
+    pub released_events: u64,
+}
+
+/// `POST /api/v1/tenants/{tenant_id}/reactivate`: the tenant is active again, and the events
+/// held while it was suspended are published in arrival order. If the broker fails midway the
+/// answer is 503 and calling again releases the rest (dedup makes a repeat harmless).
 pub async fn reactivate(
     who: Principal,
     State(state): State<IngressState>,
     Path(tenant_id): Path<String>,
-) -> Result<Json<Tenant>, ApiError> {
+) -> Result<Json<Reactivated>, ApiError> {
     who.require(Role::PlatformAdmin)?;
+    let tenant = parse_tenant_id(&tenant_id)?;
     let change = TenantUpdate {
         status: Some(TenantStatus::Active),
         ..Default::default()
     };
-    apply(
-        &state,
-        &who,
-        parse_tenant_id(&tenant_id)?,
-        change,
-        "tenant.reactivate",
-    )
-    .await
+    let Json(updated) = apply(&state, &who, tenant, change, "tenant.reactivate").await?;
+    let mut released = 0;
+    loop {
+        let mut tx = TenantTx::begin(&state.pool, tenant).await?;
+        let batch = held_events::oldest(&mut tx, 500).await?;
+        if batch.is_empty() {
+            tx.commit().await?;
+            break;
+        }
+        let (ids, envelopes): (Vec<Uuid>, Vec<_>) = batch.into_iter().unzip();
+        state.queue.publish(&envelopes).await?;
+        released += held_events::release(&mut tx, &ids).await?;
+        tx.commit().await?;
+    }
+    Ok(Json(Reactivated {
+        tenant: updated,
+        released_events: released,
+    }))
 }
 
 /// `GET /api/v1/tenant`: the caller's own tenant (or `X-Tenant-Id`'s, for platform admins).

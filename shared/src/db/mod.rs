@@ -17,6 +17,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod contacts;
 pub mod conversations;
+pub mod held_events;
 pub mod messages;
 pub mod outbox;
 pub mod processed_events;
