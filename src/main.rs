@@ -50,6 +50,18 @@ enum Command {
     /// Manage tenants from the shell.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Create a platform admin user (who logs in at POST /api/v1/auth/login).
+    CreatePlatformAdmin {
+        #[arg(long)]
+        email: String,
+        /// 12-128 characters; read from the environment so it stays out of shell history.
+        #[arg(long, env = "PLATFORM_ADMIN_PASSWORD", hide_env_values = true)]
+        password: SecretString,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[command(flatten)]
+        database: DatabaseConfig,
+    },
     /// Run only the fake provider APIs.
     Sandbox {
         #[arg(long, env = "SANDBOX_BIND", default_value = "127.0.0.1:9090")]
@@ -145,6 +157,30 @@ async fn main() -> anyhow::Result<()> {
             mut settings,
         } => serve(role, sandbox.then_some(sandbox_bind), &mut settings).await?,
         Command::Tenant(command) => tenant(command).await?,
+        Command::CreatePlatformAdmin {
+            email,
+            password,
+            display_name,
+            database,
+        } => {
+            let chars = password.expose().chars().count();
+            anyhow::ensure!(
+                (12..=128).contains(&chars),
+                "the password must be 12-128 characters"
+            );
+            let pool = switchyard_shared::db::connect_lazy(&database)?;
+            let hash = switchyard_ingress::auth::passwords::hash(password.expose().to_owned())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let id = switchyard_shared::db::users::create_platform_admin(
+                &pool,
+                email.trim(),
+                &hash,
+                display_name.as_deref(),
+            )
+            .await?;
+            println!("platform admin {id} created");
+        }
         Command::Sandbox { bind } => {
             let shutdown = Shutdown::new();
             shutdown.trigger_on_signals();

@@ -26,6 +26,7 @@ AMQP_URL=amqp://guest:guest@127.0.0.1:5672/%2f
 BIND_ADDR=127.0.0.1:8080
 ENCRYPTION_KEYS=$($bin keygen --id dev1)
 ADMIN_TOKEN=dev-admin-token
+JWT_SECRET=$(head -c 32 /dev/urandom | base64)
 WHATSAPP_APP_SECRET=sandbox-app-secret
 WHATSAPP_VERIFY_TOKEN=sandbox-verify-token
 ENV

@@ -452,3 +452,55 @@ async fn a_suspended_tenants_webhooks_are_kept_and_processed_after_reactivation(
     eventually("the welcome sent", || async { app.graph.sent().len() == 1 }).await;
     assert_eq!(app.count("SELECT count(*) FROM held_events").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_platform_admin_is_created_from_the_shell_and_logs_in() {
+    let app = spawn_app().await;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["create-platform-admin", "--email", "ops@example.com"])
+        .env("PLATFORM_ADMIN_PASSWORD", "operator password 1")
+        .env("DATABASE_URL", app.settings.database.url.expose())
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let response = login(&app, "ops@example.com", "operator password 1").await;
+    assert_eq!(response.status(), 200);
+    let token: Value = response.json().await.unwrap();
+    assert!(token["tenant_id"].is_null());
+    let jwt = token["access_token"].as_str().unwrap();
+    let created = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/tenants",
+        jwt,
+        Some(json!({ "name": "Via login" })),
+    )
+    .await;
+    assert_eq!(created.status(), 201);
+    // The audit log names the user, not the bootstrap token.
+    let log: Value = app
+        .admin_get("/api/v1/platform/audit-log")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        log[0]["actor"].as_str().unwrap().starts_with("user:"),
+        "{log}"
+    );
+
+    let short = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["create-platform-admin", "--email", "x@example.com"])
+        .env("PLATFORM_ADMIN_PASSWORD", "short")
+        .env("DATABASE_URL", app.settings.database.url.expose())
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(!short.status.success());
+}
