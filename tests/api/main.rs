@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod contacts;
 mod health;
 mod helpers;
 mod isolation;

@@ -10,6 +10,9 @@
 mod api_keys;
 mod audit;
 mod body;
+mod contacts;
+mod conversations;
+mod pagination;
 mod session;
 mod tenants;
 mod users;
@@ -31,6 +34,15 @@ pub fn routes() -> Router<IngressState> {
         .route("/users", post(users::create).get(users::list))
         .route("/api-keys", post(api_keys::create).get(api_keys::list))
         .route("/api-keys/{id}", delete(api_keys::revoke))
+        .route("/contacts", post(contacts::create).get(contacts::list))
+        .route(
+            "/contacts/{id}",
+            get(contacts::read)
+                .patch(contacts::update)
+                .delete(contacts::delete),
+        )
+        .route("/conversations", get(conversations::list_conversations))
+        .route("/messages", get(conversations::list_messages))
         .route("/tenant", get(tenants::read_own).patch(tenants::patch_own))
         .route(
             "/channels/whatsapp",

@@ -81,3 +81,115 @@ pub async fn upsert_whatsapp(
     .await?;
     Ok((id, true))
 }
+
+/// A contact as the API shows it.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct Contact {
+    pub id: Uuid,
+    pub phone: Option<String>,
+    pub whatsapp_id: Option<String>,
+    pub whatsapp_user_id: Option<String>,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Fields an admin sets; `None` leaves a field as it is (on update) or empty (on create).
+#[derive(Debug, Clone, Default)]
+pub struct ContactFields {
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+}
+
+macro_rules! contact_columns {
+    () => {
+        "id, phone, whatsapp_id, whatsapp_user_id, email, display_name, created_at, updated_at"
+    };
+}
+
+/// Create a contact; a phone or email another contact of the tenant has is a
+/// [`DbError::Conflict`].
+pub async fn create(tx: &mut TenantTx, fields: &ContactFields) -> Result<Contact, DbError> {
+    Ok(sqlx::query_as(concat!(
+        "INSERT INTO contacts (id, tenant_id, phone, email, display_name) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING ",
+        contact_columns!()
+    ))
+    .bind(Uuid::now_v7())
+    .bind(tx.tenant().as_uuid())
+    .bind(&fields.phone)
+    .bind(&fields.email)
+    .bind(&fields.display_name)
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Option<Contact>, DbError> {
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        contact_columns!(),
+        " FROM contacts WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+pub async fn update(
+    tx: &mut TenantTx,
+    id: Uuid,
+    fields: &ContactFields,
+) -> Result<Option<Contact>, DbError> {
+    Ok(sqlx::query_as(concat!(
+        "UPDATE contacts SET phone = coalesce($2, phone), email = coalesce($3, email), \
+           display_name = coalesce($4, display_name), updated_at = now() \
+         WHERE id = $1 RETURNING ",
+        contact_columns!()
+    ))
+    .bind(id)
+    .bind(&fields.phone)
+    .bind(&fields.email)
+    .bind(&fields.display_name)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+pub async fn delete(tx: &mut TenantTx, id: Uuid) -> Result<bool, DbError> {
+    let done = sqlx::query("DELETE FROM contacts WHERE id = $1")
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A page of contacts by id after `after`, optionally matching `search` in phone, email or
+/// name (case-insensitive substring).
+pub async fn list(
+    tx: &mut TenantTx,
+    search: Option<&str>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Contact>, DbError> {
+    let pattern = search.map(|s| {
+        let escaped = s
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        contact_columns!(),
+        " FROM contacts WHERE ($1::uuid IS NULL OR id > $1) \
+           AND ($2::text IS NULL OR phone ILIKE $2 OR email ILIKE $2 OR display_name ILIKE $2 \
+                OR whatsapp_id ILIKE $2) \
+         ORDER BY id LIMIT $3"
+    ))
+    .bind(after)
+    .bind(pattern)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?)
+}

@@ -32,3 +32,51 @@ pub async fn upsert(
     .await?;
     Ok(id)
 }
+
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct Conversation {
+    pub id: Uuid,
+    pub contact_id: Uuid,
+    pub channel: String,
+    pub status: String,
+    pub last_inbound_at: Option<DateTime<Utc>>,
+    pub last_message_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Filters of the conversation list; every one is optional.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationFilter {
+    pub channel: Option<Channel>,
+    pub contact_id: Option<Uuid>,
+    pub status: Option<String>,
+    pub active_since: Option<DateTime<Utc>>,
+    pub active_until: Option<DateTime<Utc>>,
+}
+
+/// A page of conversations by id after `after`.
+pub async fn list(
+    tx: &mut TenantTx,
+    filter: &ConversationFilter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Conversation>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT id, contact_id, channel, status, last_inbound_at, last_message_at, created_at \
+         FROM conversations \
+         WHERE ($1::uuid IS NULL OR id > $1) AND ($2::text IS NULL OR channel = $2) \
+           AND ($3::uuid IS NULL OR contact_id = $3) AND ($4::text IS NULL OR status = $4) \
+           AND ($5::timestamptz IS NULL OR last_message_at >= $5) \
+           AND ($6::timestamptz IS NULL OR last_message_at < $6) \
+         ORDER BY id LIMIT $7",
+    )
+    .bind(after)
+    .bind(filter.channel.map(|c| c.as_str()))
+    .bind(filter.contact_id)
+    .bind(&filter.status)
+    .bind(filter.active_since)
+    .bind(filter.active_until)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?)
+}

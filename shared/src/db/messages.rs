@@ -151,3 +151,65 @@ pub async fn record_outbound(tx: &mut TenantTx, m: &OutboundMessage<'_>) -> Resu
     .await?;
     Ok(())
 }
+
+/// A message as the API shows it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct MessageRecord {
+    pub id: Uuid,
+    pub conversation_id: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+    pub channel: String,
+    pub direction: String,
+    pub provider_message_id: String,
+    pub message_type: String,
+    pub body: Option<String>,
+    pub media: Option<serde_json::Value>,
+    pub status: String,
+    pub error: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    pub conversation_id: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+    pub channel: Option<Channel>,
+    pub direction: Option<String>,
+    pub status: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// A page of messages in creation order (ids are time-ordered), after `after`.
+pub async fn list(
+    tx: &mut TenantTx,
+    filter: &MessageFilter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<MessageRecord>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT id, conversation_id, contact_id, channel, direction, provider_message_id, \
+           message_type, body, media, status, error, created_at, sent_at, delivered_at, read_at \
+         FROM messages \
+         WHERE ($1::uuid IS NULL OR id > $1) AND ($2::uuid IS NULL OR conversation_id = $2) \
+           AND ($3::uuid IS NULL OR contact_id = $3) AND ($4::text IS NULL OR channel = $4) \
+           AND ($5::text IS NULL OR direction = $5) AND ($6::text IS NULL OR status = $6) \
+           AND ($7::timestamptz IS NULL OR created_at >= $7) \
+           AND ($8::timestamptz IS NULL OR created_at < $8) \
+         ORDER BY id LIMIT $9",
+    )
+    .bind(after)
+    .bind(filter.conversation_id)
+    .bind(filter.contact_id)
+    .bind(filter.channel.map(|c| c.as_str()))
+    .bind(&filter.direction)
+    .bind(&filter.status)
+    .bind(filter.since)
+    .bind(filter.until)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?)
+}

@@ -5,11 +5,13 @@
 
 mod channel;
 mod keys;
+mod phone;
 mod tenant;
 mod whatsapp;
 
 pub use channel::Channel;
 pub use keys::{ConversationKey, DedupKey};
+pub use phone::E164Number;
 pub use tenant::{TenantId, TenantSlug, TenantStatus};
 pub use whatsapp::{PhoneNumberId, WabaId};
 

@@ -1,0 +1,202 @@
+//! `/api/v1/contacts`: the acting tenant's contacts. A phone number or email belongs to at
+//! most one contact of a tenant (409).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use switchyard_shared::db::TenantTx;
+use switchyard_shared::db::contacts::{self, Contact, ContactFields};
+use switchyard_shared::domain::E164Number;
+use uuid::Uuid;
+
+use super::pagination::{self, Page};
+use super::validate::{self, Fields};
+use super::{JsonBody, audit};
+use crate::auth::{Principal, Role};
+use crate::error::ApiError;
+use crate::startup::IngressState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactBody {
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+}
+
+impl ContactBody {
+    fn parse(self, creating: bool) -> Result<ContactFields, ApiError> {
+        let mut fields = Fields::default();
+        let phone = self
+            .phone
+            .as_deref()
+            .and_then(|p| fields.check("phone", E164Number::parse(p).map_err(|e| e.reason)))
+            .map(|p| p.as_str().to_owned());
+        let email = self
+            .email
+            .as_deref()
+            .and_then(|e| fields.check("email", validate::email(e)));
+        if let Some(name) = &self.display_name
+            && (name.trim().is_empty() || name.chars().count() > 200)
+        {
+            fields.check::<(), _>("display_name", Err("must be 1-200 characters"));
+        }
+        if creating && self.phone.is_none() && self.email.is_none() {
+            fields.check::<(), _>("phone", Err("a contact needs a phone number or an email"));
+        }
+        fields.finish()?;
+        Ok(ContactFields {
+            phone,
+            email,
+            display_name: self.display_name.map(|n| n.trim().to_owned()),
+        })
+    }
+}
+
+fn conflict(e: switchyard_shared::db::DbError) -> ApiError {
+    match e {
+        switchyard_shared::db::DbError::Conflict { constraint } => ApiError::Conflict(format!(
+            "another contact has this {}",
+            if constraint.contains("email") {
+                "email"
+            } else {
+                "phone number"
+            }
+        )),
+        other => other.into(),
+    }
+}
+
+/// `POST /api/v1/contacts` → 201.
+pub async fn create(
+    who: Principal,
+    State(state): State<IngressState>,
+    JsonBody(body): JsonBody<ContactBody>,
+) -> Result<(StatusCode, Json<Contact>), ApiError> {
+    who.require(Role::Agent)?;
+    let fields = body.parse(true)?;
+    let tenant = who.tenant()?;
+    let mut tx = TenantTx::begin(&state.pool, tenant).await?;
+    let contact = contacts::create(&mut tx, &fields).await.map_err(conflict)?;
+    tx.commit().await?;
+    audit::record(
+        &state,
+        &who,
+        Some(tenant),
+        "contact.create",
+        Some(format!("contact:{}", contact.id)),
+        serde_json::json!({}),
+    )
+    .await;
+    Ok((StatusCode::CREATED, Json(contact)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    /// Case-insensitive substring of phone, email or name.
+    pub q: Option<String>,
+    pub limit: Option<String>,
+    pub after: Option<String>,
+}
+
+/// `GET /api/v1/contacts?q=&limit=&after=`
+pub async fn list(
+    who: Principal,
+    State(state): State<IngressState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Page<Contact>>, ApiError> {
+    who.require(Role::Agent)?;
+    let mut fields = Fields::default();
+    let (limit, after) =
+        pagination::parse(&mut fields, query.limit.as_deref(), query.after.as_deref());
+    if query.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
+        fields.check::<(), _>("q", Err("must be at most 200 characters"));
+    }
+    fields.finish()?;
+    let search = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    let mut tx = TenantTx::begin(&state.pool, who.tenant()?).await?;
+    let items = contacts::list(&mut tx, search, after, limit).await?;
+    tx.commit().await?;
+    Ok(Json(Page::new(items, limit, |c| c.id)))
+}
+
+/// `GET /api/v1/contacts/{id}`
+pub async fn read(
+    who: Principal,
+    State(state): State<IngressState>,
+    Path(id): Path<String>,
+) -> Result<Json<Contact>, ApiError> {
+    who.require(Role::Agent)?;
+    let id = parse_id(&id)?;
+    let mut tx = TenantTx::begin(&state.pool, who.tenant()?).await?;
+    let found = contacts::get(&mut tx, id).await?;
+    tx.commit().await?;
+    found.map(Json).ok_or_else(not_found)
+}
+
+/// `PATCH /api/v1/contacts/{id}`
+pub async fn update(
+    who: Principal,
+    State(state): State<IngressState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ContactBody>,
+) -> Result<Json<Contact>, ApiError> {
+    who.require(Role::Agent)?;
+    let id = parse_id(&id)?;
+    let fields = body.parse(false)?;
+    let tenant = who.tenant()?;
+    let mut tx = TenantTx::begin(&state.pool, tenant).await?;
+    let updated = contacts::update(&mut tx, id, &fields)
+        .await
+        .map_err(conflict)?;
+    tx.commit().await?;
+    let updated = updated.ok_or_else(not_found)?;
+    audit::record(
+        &state,
+        &who,
+        Some(tenant),
+        "contact.update",
+        Some(format!("contact:{id}")),
+        serde_json::json!({}),
+    )
+    .await;
+    Ok(Json(updated))
+}
+
+/// `DELETE /api/v1/contacts/{id}` → 204, with the contact's conversations and messages.
+pub async fn delete(
+    who: Principal,
+    State(state): State<IngressState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    who.require(Role::TenantAdmin)?;
+    let id = parse_id(&id)?;
+    let tenant = who.tenant()?;
+    let mut tx = TenantTx::begin(&state.pool, tenant).await?;
+    let found = contacts::delete(&mut tx, id).await?;
+    tx.commit().await?;
+    if !found {
+        return Err(not_found());
+    }
+    audit::record(
+        &state,
+        &who,
+        Some(tenant),
+        "contact.delete",
+        Some(format!("contact:{id}")),
+        serde_json::json!({}),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("no such contact".into())
+}
+
+/// Ids in paths: anything that is not an id cannot name a row, so it is a 404 too.
+pub(crate) fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::NotFound("no such resource".into()))
+}
