@@ -16,20 +16,6 @@ async fn provisioned(app: &TestApp, name: &str) -> (String, String) {
     (body["id"].as_str().unwrap().to_owned(), key)
 }
 
-async fn call(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
-}
-
 async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
     app.client
         .post(app.url("/api/v1/auth/login"))
@@ -43,9 +29,7 @@ async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response 
 async fn a_tenant_key_manages_its_users_who_log_in_and_can_be_logged_out_everywhere() {
     let app = spawn_app().await;
     let (tenant, key) = provisioned(&app, "Acme").await;
-    let created = call(
-        &app,
-        reqwest::Method::POST,
+    let created = app.call(reqwest::Method::POST,
         "/api/v1/users",
         &key,
         Some(json!({
@@ -61,7 +45,8 @@ async fn a_tenant_key_manages_its_users_who_log_in_and_can_be_logged_out_everywh
     let jwt = token["access_token"].as_str().unwrap().to_owned();
     assert_eq!(token["tenant_id"], tenant.as_str());
 
-    let me: Value = call(&app, reqwest::Method::GET, "/api/v1/me", &jwt, None)
+    let me: Value = app
+        .call(reqwest::Method::GET, "/api/v1/me", &jwt, None)
         .await
         .json()
         .await
@@ -70,16 +55,18 @@ async fn a_tenant_key_manages_its_users_who_log_in_and_can_be_logged_out_everywh
     assert_eq!(me["tenant_id"], tenant.as_str());
 
     // Log out everywhere: the token stops working at once; a new login works.
-    let out = call(
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/auth/logout-everywhere",
-        &jwt,
-        None,
-    )
-    .await;
+    let out = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/auth/logout-everywhere",
+            &jwt,
+            None,
+        )
+        .await;
     assert_eq!(out.status(), 204);
-    let stale = call(&app, reqwest::Method::GET, "/api/v1/me", &jwt, None).await;
+    let stale = app
+        .call(reqwest::Method::GET, "/api/v1/me", &jwt, None)
+        .await;
     assert_eq!(stale.status(), 401);
     let again = login(&app, "ana@acme.example", "correct horse battery").await;
     assert_eq!(again.status(), 200);
@@ -88,7 +75,7 @@ async fn a_tenant_key_manages_its_users_who_log_in_and_can_be_logged_out_everywh
         .unwrap()
         .to_owned();
     assert_eq!(
-        call(&app, reqwest::Method::GET, "/api/v1/tenant", &fresh, None)
+        app.call(reqwest::Method::GET, "/api/v1/tenant", &fresh, None)
             .await
             .status(),
         200
@@ -116,8 +103,7 @@ async fn a_tenant_key_manages_its_users_who_log_in_and_can_be_logged_out_everywh
 async fn wrong_credentials_get_401_and_repeated_attempts_429() {
     let app = spawn_app().await;
     let (_, key) = provisioned(&app, "Acme").await;
-    call(
-        &app,
+    app.call(
         reqwest::Method::POST,
         "/api/v1/users",
         &key,
@@ -156,7 +142,7 @@ async fn wrong_credentials_get_401_and_repeated_attempts_429() {
         "eyJhbGciOiJIUzI1NiJ9.e30.x",
     ] {
         assert_eq!(
-            call(&app, reqwest::Method::GET, "/api/v1/me", token, None)
+            app.call(reqwest::Method::GET, "/api/v1/me", token, None)
                 .await
                 .status(),
             401,
@@ -172,45 +158,33 @@ async fn roles_impersonation_and_cross_tenant_ids() {
     let (tenant_b, key_b) = provisioned(&app, "Beta").await;
 
     // An agent key cannot do admin things.
-    let agent: Value = call(
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/api-keys",
-        &key_a,
-        Some(json!({ "name": "support desk", "role": "agent" })),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let agent_key = agent["key"].as_str().unwrap();
-    assert_eq!(
-        call(
-            &app,
-            reqwest::Method::GET,
+    let agent: Value = app
+        .call(
+            reqwest::Method::POST,
             "/api/v1/api-keys",
-            agent_key,
-            None
+            &key_a,
+            Some(json!({ "name": "support desk", "role": "agent" })),
         )
         .await
-        .status(),
+        .json()
+        .await
+        .unwrap();
+    let agent_key = agent["key"].as_str().unwrap();
+    assert_eq!(
+        app.call(reqwest::Method::GET, "/api/v1/api-keys", agent_key, None)
+            .await
+            .status(),
         403
     );
     assert_eq!(
-        call(
-            &app,
-            reqwest::Method::GET,
-            "/api/v1/tenant",
-            agent_key,
-            None
-        )
-        .await
-        .status(),
+        app.call(reqwest::Method::GET, "/api/v1/tenant", agent_key, None)
+            .await
+            .status(),
         200
     );
     // Tenant credentials never reach platform endpoints or another tenant.
     assert_eq!(
-        call(&app, reqwest::Method::GET, "/api/v1/tenants", &key_a, None)
+        app.call(reqwest::Method::GET, "/api/v1/tenants", &key_a, None)
             .await
             .status(),
         403
@@ -225,7 +199,8 @@ async fn roles_impersonation_and_cross_tenant_ids() {
         .unwrap();
     assert_eq!(other.status(), 403);
     // Tenant A's key on tenant B's API key id: not found.
-    let b_keys: Value = call(&app, reqwest::Method::GET, "/api/v1/api-keys", &key_b, None)
+    let b_keys: Value = app
+        .call(reqwest::Method::GET, "/api/v1/api-keys", &key_b, None)
         .await
         .json()
         .await
@@ -235,17 +210,17 @@ async fn roles_impersonation_and_cross_tenant_ids() {
         b_keys[0].get("key").is_none(),
         "a listed key never shows the secret"
     );
-    let cross = call(
-        &app,
-        reqwest::Method::DELETE,
-        &format!("/api/v1/api-keys/{b_key_id}"),
-        &key_a,
-        None,
-    )
-    .await;
+    let cross = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/api-keys/{b_key_id}"),
+            &key_a,
+            None,
+        )
+        .await;
     assert_eq!(cross.status(), 404);
     assert_eq!(
-        call(&app, reqwest::Method::GET, "/api/v1/tenant", &key_b, None)
+        app.call(reqwest::Method::GET, "/api/v1/tenant", &key_b, None)
             .await
             .status(),
         200
@@ -265,28 +240,23 @@ async fn roles_impersonation_and_cross_tenant_ids() {
         acting.json::<Value>().await.unwrap()["id"],
         tenant_a.as_str()
     );
-    let without = call(
-        &app,
-        reqwest::Method::GET,
-        "/api/v1/tenant",
-        ADMIN_TOKEN,
-        None,
-    )
-    .await;
+    let without = app
+        .call(reqwest::Method::GET, "/api/v1/tenant", ADMIN_TOKEN, None)
+        .await;
     assert_eq!(without.status(), 400);
 
     // Revoking a key stops it at once.
-    let revoked = call(
-        &app,
-        reqwest::Method::DELETE,
-        &format!("/api/v1/api-keys/{b_key_id}"),
-        &key_b,
-        None,
-    )
-    .await;
+    let revoked = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/api-keys/{b_key_id}"),
+            &key_b,
+            None,
+        )
+        .await;
     assert_eq!(revoked.status(), 204);
     assert_eq!(
-        call(&app, reqwest::Method::GET, "/api/v1/tenant", &key_b, None)
+        app.call(reqwest::Method::GET, "/api/v1/tenant", &key_b, None)
             .await
             .status(),
         401
@@ -346,41 +316,41 @@ async fn provisioning_derives_unique_slugs_and_ensure_is_idempotent() {
 async fn tenants_are_updated_suspended_and_reactivated() {
     let app = spawn_app().await;
     let (tenant, key) = provisioned(&app, "Acme").await;
-    let patched = call(
-        &app,
-        reqwest::Method::PATCH,
-        "/api/v1/tenant",
-        &key,
-        Some(json!({ "welcome_text": "Hello!", "plan": "pro" })),
-    )
-    .await;
+    let patched = app
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/tenant",
+            &key,
+            Some(json!({ "welcome_text": "Hello!", "plan": "pro" })),
+        )
+        .await;
     assert_eq!(patched.status(), 200);
     let patched: Value = patched.json().await.unwrap();
     assert_eq!(
         (patched["welcome_text"].as_str(), patched["plan"].as_str()),
         (Some("Hello!"), Some("pro"))
     );
-    let cleared: Value = call(
-        &app,
-        reqwest::Method::PATCH,
-        "/api/v1/tenant",
-        &key,
-        Some(json!({ "welcome_text": null })),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let cleared: Value = app
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/tenant",
+            &key,
+            Some(json!({ "welcome_text": null })),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(cleared["welcome_text"].is_null());
     assert_eq!(cleared["plan"], "pro");
-    let invalid = call(
-        &app,
-        reqwest::Method::PATCH,
-        "/api/v1/tenant",
-        &key,
-        Some(json!({ "rate_limit_per_minute": 0, "metadata": [] })),
-    )
-    .await;
+    let invalid = app
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/tenant",
+            &key,
+            Some(json!({ "rate_limit_per_minute": 0, "metadata": [] })),
+        )
+        .await;
     assert_eq!(invalid.status(), 422);
     let error: Value = invalid.json().await.unwrap();
     assert!(error["error"]["fields"]["rate_limit_per_minute"].is_string());
@@ -401,14 +371,14 @@ async fn tenants_are_updated_suspended_and_reactivated() {
         .unwrap();
     assert_eq!(active["status"], "active");
     // Only platform admins suspend.
-    let refused = call(
-        &app,
-        reqwest::Method::POST,
-        &format!("/api/v1/tenants/{tenant}/suspend"),
-        &key,
-        None,
-    )
-    .await;
+    let refused = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/tenants/{tenant}/suspend"),
+            &key,
+            None,
+        )
+        .await;
     assert_eq!(refused.status(), 403);
 }
 
@@ -474,14 +444,14 @@ async fn the_first_platform_admin_is_created_from_the_shell_and_logs_in() {
     let token: Value = response.json().await.unwrap();
     assert!(token["tenant_id"].is_null());
     let jwt = token["access_token"].as_str().unwrap();
-    let created = call(
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/tenants",
-        jwt,
-        Some(json!({ "name": "Via login" })),
-    )
-    .await;
+    let created = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/tenants",
+            jwt,
+            Some(json!({ "name": "Via login" })),
+        )
+        .await;
     assert_eq!(created.status(), 201);
     // The audit log names the user, not the bootstrap token.
     let log: Value = app

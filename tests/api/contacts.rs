@@ -14,178 +14,150 @@ async fn tenant_key(app: &TestApp, name: &str) -> String {
     body["api_key"]["key"].as_str().unwrap().to_owned()
 }
 
-async fn send(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request = app.client.request(method, app.url(path)).bearer_auth(key);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contacts_crud_search_and_uniqueness() {
     let app = spawn_app().await;
     let key = tenant_key(&app, "Acme").await;
-    let created = send(
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/contacts",
-        &key,
-        Some(json!({ "phone": "+1 555 000 1111", "display_name": "Ana Ruiz" })),
-    )
-    .await;
+    let created = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/contacts",
+            &key,
+            Some(json!({ "phone": "+1 555 000 1111", "display_name": "Ana Ruiz" })),
+        )
+        .await;
     assert_eq!(created.status(), 201);
     let ana: Value = created.json().await.unwrap();
     assert_eq!(ana["phone"], "+15550001111");
     let id = ana["id"].as_str().unwrap();
 
-    let duplicate = send(
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/contacts",
-        &key,
-        Some(json!({ "phone": "+15550001111" })),
-    )
-    .await;
+    let duplicate = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/contacts",
+            &key,
+            Some(json!({ "phone": "+15550001111" })),
+        )
+        .await;
     assert_eq!(duplicate.status(), 409);
-    let invalid = send(
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/contacts",
-        &key,
-        Some(json!({ "phone": "555-0000", "email": "nope" })),
-    )
-    .await;
+    let invalid = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/contacts",
+            &key,
+            Some(json!({ "phone": "555-0000", "email": "nope" })),
+        )
+        .await;
     assert_eq!(invalid.status(), 422);
     let error: Value = invalid.json().await.unwrap();
     assert!(
         error["error"]["fields"]["phone"].is_string()
             && error["error"]["fields"]["email"].is_string()
     );
-    let empty = send(
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/contacts",
-        &key,
-        Some(json!({ "display_name": "x" })),
-    )
-    .await;
+    let empty = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/contacts",
+            &key,
+            Some(json!({ "display_name": "x" })),
+        )
+        .await;
     assert_eq!(empty.status(), 422);
 
-    let patched: Value = send(
-        &app,
-        reqwest::Method::PATCH,
-        &format!("/api/v1/contacts/{id}"),
-        &key,
-        Some(json!({ "email": "ana@example.com" })),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let patched: Value = app
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/contacts/{id}"),
+            &key,
+            Some(json!({ "email": "ana@example.com" })),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(
         (patched["email"].as_str(), patched["phone"].as_str()),
         (Some("ana@example.com"), Some("+15550001111"))
     );
 
     for i in 0..3 {
-        let made = send(&app, reqwest::Method::POST, "/api/v1/contacts", &key,
+        let made = app.call(reqwest::Method::POST, "/api/v1/contacts", &key,
             Some(json!({ "email": format!("bob{i}@example.com"), "display_name": format!("Bob {i}") }))).await;
         assert_eq!(made.status(), 201);
     }
-    let found: Value = send(
-        &app,
-        reqwest::Method::GET,
-        "/api/v1/contacts?q=RUIZ",
-        &key,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let found: Value = app
+        .call(reqwest::Method::GET, "/api/v1/contacts?q=RUIZ", &key, None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(found["items"].as_array().unwrap().len(), 1);
     // A LIKE wildcard in the search is taken literally.
-    let literal: Value = send(
-        &app,
-        reqwest::Method::GET,
-        "/api/v1/contacts?q=%25",
-        &key,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let literal: Value = app
+        .call(reqwest::Method::GET, "/api/v1/contacts?q=%25", &key, None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(literal["items"].as_array().unwrap().len(), 0);
 
-    let first: Value = send(
-        &app,
-        reqwest::Method::GET,
-        "/api/v1/contacts?limit=3",
-        &key,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let first: Value = app
+        .call(reqwest::Method::GET, "/api/v1/contacts?limit=3", &key, None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(first["items"].as_array().unwrap().len(), 3);
     let next = first["next"].as_str().unwrap();
-    let second: Value = send(
-        &app,
-        reqwest::Method::GET,
-        &format!("/api/v1/contacts?limit=3&after={next}"),
-        &key,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    assert_eq!(second["items"].as_array().unwrap().len(), 1);
-    assert!(second["next"].is_null());
-    for bad in ["limit=0", "limit=201", "limit=x", "after=nope"] {
-        let response = send(
-            &app,
+    let second: Value = app
+        .call(
             reqwest::Method::GET,
-            &format!("/api/v1/contacts?{bad}"),
+            &format!("/api/v1/contacts?limit=3&after={next}"),
             &key,
             None,
         )
-        .await;
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert!(second["next"].is_null());
+    for bad in ["limit=0", "limit=201", "limit=x", "after=nope"] {
+        let response = app
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/contacts?{bad}"),
+                &key,
+                None,
+            )
+            .await;
         assert_eq!(response.status(), 422, "{bad}");
     }
 
     // Another tenant's key does not see, change or delete this contact.
     let other = tenant_key(&app, "Other").await;
     for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
-        let response = send(
-            &app,
-            method.clone(),
-            &format!("/api/v1/contacts/{id}"),
-            &other,
-            None,
-        )
-        .await;
+        let response = app
+            .call(
+                method.clone(),
+                &format!("/api/v1/contacts/{id}"),
+                &other,
+                None,
+            )
+            .await;
         assert_eq!(response.status(), 404, "{method}");
     }
-    let response = send(
-        &app,
-        reqwest::Method::PATCH,
-        &format!("/api/v1/contacts/{id}"),
-        &other,
-        Some(json!({ "display_name": "x" })),
-    )
-    .await;
+    let response = app
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/contacts/{id}"),
+            &other,
+            Some(json!({ "display_name": "x" })),
+        )
+        .await;
     assert_eq!(response.status(), 404);
-    let theirs: Value = send(&app, reqwest::Method::GET, "/api/v1/contacts", &other, None)
+    let theirs: Value = app
+        .call(reqwest::Method::GET, "/api/v1/contacts", &other, None)
         .await
         .json()
         .await
@@ -193,8 +165,7 @@ async fn contacts_crud_search_and_uniqueness() {
     assert_eq!(theirs["items"].as_array().unwrap().len(), 0);
 
     assert_eq!(
-        send(
-            &app,
+        app.call(
             reqwest::Method::DELETE,
             &format!("/api/v1/contacts/{id}"),
             &key,
@@ -205,8 +176,7 @@ async fn contacts_crud_search_and_uniqueness() {
         204
     );
     assert_eq!(
-        send(
-            &app,
+        app.call(
             reqwest::Method::GET,
             &format!("/api/v1/contacts/{id}"),
             &key,
@@ -217,8 +187,7 @@ async fn contacts_crud_search_and_uniqueness() {
         404
     );
     assert_eq!(
-        send(
-            &app,
+        app.call(
             reqwest::Method::GET,
             "/api/v1/contacts/not-an-id",
             &key,

@@ -286,6 +286,24 @@ impl TestApp {
             .expect("request")
     }
 
+    /// Any API call with a bearer token.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request")
+    }
+
     /// Create a tenant through the admin API; returns its id.
     pub async fn create_tenant(&self, slug: &str, welcome_text: Option<&str>) -> TenantId {
         let response = self
