@@ -107,6 +107,11 @@ pub async fn serve(
     state: IngressState,
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
+    tokio::spawn(crate::routing::invalidation::listen(
+        state.pool.clone(),
+        state.whatsapp_routes.clone(),
+        shutdown.clone(),
+    ));
     let app = router(state);
     tracing::info!(addr = ?listener.local_addr().ok(), "ingress listening");
     axum::serve(listener, app)

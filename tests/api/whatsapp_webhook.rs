@@ -340,3 +340,55 @@ async fn non_message_notifications_are_kept_not_dropped() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_change_on_one_replica_reaches_the_others_cache() {
+    // A long cache TTL: only the change notification can make the second replica notice.
+    let app = spawn_app_with(|s| s.ingress.route_cache_ttl_secs = 3600).await;
+    let replica = app.start(switchyard::app::Role::Ingress).await;
+    let replica_url = replica.address.clone().unwrap();
+    let tenant = app.fixture_tenant().await;
+    let post_to_replica = |wamid: &str| {
+        let body = bytes(&inbound_text(
+            PHONE_NUMBER_ID,
+            WABA_ID,
+            "15550001111",
+            wamid,
+            "hi",
+        ));
+        let signature = switchyard_ingress::verify::meta::sign(APP_SECRET.as_bytes(), &body);
+        app.client
+            .post(format!("{replica_url}/webhooks/whatsapp"))
+            .header("x-hub-signature-256", signature)
+            .body(body)
+            .send()
+    };
+    // The replica caches the route...
+    assert_eq!(post_to_replica("wamid.N1").await.unwrap().status(), 200);
+    assert_eq!(app.count("SELECT count(*) FROM unroutable_events").await, 0);
+    // ...the channel is deactivated through the first replica's admin API...
+    let response = app
+        .admin_put(
+            &format!("/api/v1/tenants/{tenant}/channels/whatsapp"),
+            &json!({ "phone_number_id": PHONE_NUMBER_ID, "waba_id": WABA_ID,
+                     "access_token": "token-1234567", "is_active": false }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    // ...and the replica stops routing to it without waiting for the TTL.
+    let app = &app;
+    let post_to_replica = &post_to_replica;
+    let mut n = 2;
+    eventually("the replica to see the change", || {
+        n += 1;
+        let wamid = format!("wamid.N{n}");
+        async move {
+            post_to_replica(&wamid).await.unwrap();
+            app.count("SELECT count(*) FROM unroutable_events WHERE reason LIKE '%inactive%'")
+                .await
+                > 0
+        }
+    })
+    .await;
+    replica.stop().await;
+}

@@ -2,9 +2,10 @@
 //!
 //! Lookups go through a bounded in-process cache (TTL `ROUTE_CACHE_TTL_SECS`, at most
 //! `ROUTE_CACHE_CAPACITY` keys). Misses are cached too, for a shorter time, so a flood of
-//! webhooks for an unknown number does not become a flood of queries. The admin API
-//! invalidates the keys it changes. Concurrent misses for one key share a single query.
+//! webhooks for an unknown number does not become a flood of queries. Every replica forgets
+//! a key as soon as its row changes ([`invalidation`], PostgreSQL LISTEN/NOTIFY). Concurrent misses for one key share a single query.
 
+pub mod invalidation;
 mod whatsapp;
 
 pub use whatsapp::{WhatsAppRoutes, WhatsAppTenant};

@@ -82,6 +82,11 @@ impl WhatsAppRoutes {
         self.cache.invalidate(phone_number_id).await;
     }
 
+    /// Forget everything (after missed notifications).
+    pub fn invalidate_all(&self) {
+        self.cache.invalidate_all();
+    }
+
     async fn load(&self, phone_number_id: &PhoneNumberId) -> Result<Entry, DbError> {
         let Some(route) = whatsapp_channels::route(&self.pool, phone_number_id).await? else {
             return Ok(None);
