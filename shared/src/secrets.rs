@@ -182,6 +182,42 @@ impl SecretBox {
     }
 }
 
+/// A map of named secrets, each sealed on its own, stored as one JSON object.
+impl SecretBox {
+    /// Seal every value; `context` is extended with the secret's name.
+    pub fn seal_map(
+        &self,
+        secrets: &std::collections::BTreeMap<String, SecretString>,
+        context: &str,
+    ) -> Result<serde_json::Value, SecretsError> {
+        let mut sealed = serde_json::Map::new();
+        for (name, value) in secrets {
+            let ciphertext = self.seal(value.expose(), &format!("{context}:{name}"))?;
+            sealed.insert(name.clone(), serde_json::Value::String(ciphertext));
+        }
+        Ok(serde_json::Value::Object(sealed))
+    }
+
+    /// Open a map made by [`SecretBox::seal_map`].
+    pub fn open_map(
+        &self,
+        sealed: &serde_json::Value,
+        context: &str,
+    ) -> Result<std::collections::BTreeMap<String, SecretString>, SecretsError> {
+        let object = sealed.as_object().ok_or(SecretsError::Malformed)?;
+        object
+            .iter()
+            .map(|(name, value)| {
+                let ciphertext = value.as_str().ok_or(SecretsError::Malformed)?;
+                Ok((
+                    name.clone(),
+                    self.open(ciphertext, &format!("{context}:{name}"))?,
+                ))
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,5 +9,6 @@ mod helpers;
 mod isolation;
 mod outbox;
 mod redelivery;
+mod vault;
 mod whatsapp_events;
 mod whatsapp_webhook;

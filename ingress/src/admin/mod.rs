@@ -17,6 +17,7 @@ mod session;
 mod tenants;
 mod users;
 mod validate;
+mod vault;
 mod whatsapp;
 
 pub use body::JsonBody;
@@ -43,6 +44,12 @@ pub fn routes() -> Router<IngressState> {
         )
         .route("/conversations", get(conversations::list_conversations))
         .route("/messages", get(conversations::list_messages))
+        .route("/vault", post(vault::create).get(vault::list))
+        .route(
+            "/vault/{id}",
+            get(vault::read).put(vault::replace).delete(vault::delete),
+        )
+        .route("/vault/{id}/reveal", post(vault::reveal))
         .route("/tenant", get(tenants::read_own).patch(tenants::patch_own))
         .route(
             "/channels/whatsapp",

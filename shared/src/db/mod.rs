@@ -24,6 +24,7 @@ pub mod processed_events;
 pub mod tenants;
 pub mod unroutable;
 pub mod users;
+pub mod vault;
 pub mod whatsapp_channels;
 
 use std::time::Duration;
