@@ -103,6 +103,18 @@ pub struct IngressConfig {
     #[arg(long, env = "WHATSAPP_APP_SECRET")]
     pub whatsapp_app_secret: Option<SecretString>,
 
+    /// Platform-wide Telnyx API key, used for tenants that configure none.
+    #[arg(long, env = "TELNYX_API_KEY")]
+    pub telnyx_api_key: Option<SecretString>,
+
+    /// Platform-wide Telnyx webhook public key (base64 Ed25519), for tenants that configure none.
+    #[arg(long, env = "TELNYX_PUBLIC_KEY")]
+    pub telnyx_public_key: Option<String>,
+
+    /// Platform-wide Telnyx messaging profile, for tenants that configure none.
+    #[arg(long, env = "TELNYX_MESSAGING_PROFILE_ID")]
+    pub telnyx_messaging_profile_id: Option<String>,
+
     /// The "Verify Token" typed into the Meta App Dashboard.
     #[arg(long, env = "WHATSAPP_VERIFY_TOKEN")]
     pub whatsapp_verify_token: Option<SecretString>,

@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod channels;
 mod contacts;
 mod health;
 mod helpers;

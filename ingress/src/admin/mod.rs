@@ -10,6 +10,7 @@
 mod api_keys;
 mod audit;
 mod body;
+mod channels;
 mod contacts;
 mod conversations;
 mod pagination;
@@ -53,8 +54,21 @@ pub fn routes() -> Router<IngressState> {
         .route("/tenant", get(tenants::read_own).patch(tenants::patch_own))
         .route(
             "/channels/whatsapp",
-            get(whatsapp::read_own).put(whatsapp::put_own),
+            get(whatsapp::read_own)
+                .put(whatsapp::put_own)
+                .delete(channels::delete_whatsapp),
         )
+        .route(
+            "/channels/{channel}",
+            get(channels::read)
+                .put(channels::put)
+                .delete(channels::delete),
+        )
+        .route("/channels/{channel}/reveal", post(channels::reveal))
+        .route("/channels/{channel}/activate", post(channels::activate))
+        .route("/channels/{channel}/deactivate", post(channels::deactivate))
+        .route("/channels/{channel}/effective", get(channels::effective))
+        .route("/platform/channel-stats", get(channels::stats))
         .route("/tenants", post(tenants::create).get(tenants::list))
         .route("/tenants/ensure", post(tenants::ensure))
         .route(

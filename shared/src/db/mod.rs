@@ -15,6 +15,7 @@ mod tenant_tx;
 
 pub mod api_keys;
 pub mod audit;
+pub mod channel_configs;
 pub mod contacts;
 pub mod conversations;
 pub mod held_events;

@@ -115,3 +115,22 @@ pub async fn route(
     })
     .transpose()
 }
+
+pub async fn set_active(tx: &mut TenantTx, active: bool) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE whatsapp_channels SET is_active = $2, updated_at = now() WHERE tenant_id = $1",
+    )
+    .bind(tx.tenant().as_uuid())
+    .bind(active)
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn delete(tx: &mut TenantTx) -> Result<bool, DbError> {
+    let done = sqlx::query("DELETE FROM whatsapp_channels WHERE tenant_id = $1")
+        .bind(tx.tenant().as_uuid())
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,615 @@
+//! `/api/v1/channels/{channel}`: the acting tenant's channel configuration.
+//!
+//! `sms`, `voice` and `email` share one shape: a flat JSON object of the fields below (secrets
+//! among them are sealed one by one and read back masked), plus `is_active`. `whatsapp` has its
+//! own body (see `whatsapp.rs`) but the same verbs: reveal, activate, deactivate, delete and
+//! the *effective* configuration — the tenant's value where it has one, the platform's
+//! environment default otherwise, with the source of each.
+//!
+//! A routing key (phone number, connection id, email address) belongs to at most one tenant:
+//! claiming one another tenant holds is a 409.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use switchyard_shared::db::channel_configs::{self, ChannelConfigRow};
+use switchyard_shared::db::{TenantTx, tenants, whatsapp_channels};
+use switchyard_shared::domain::{Channel, E164Number, TenantId};
+use switchyard_shared::secrets::SecretString;
+use switchyard_shared::tenancy::{whatsapp_app_secret_context, whatsapp_token_context};
+
+use super::validate::{self, Fields};
+use super::{JsonBody, audit};
+use crate::auth::{Principal, Role};
+use crate::error::ApiError;
+use crate::startup::IngressState;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Format {
+    Phone,
+    Email,
+    Text,
+}
+
+struct FieldSpec {
+    name: &'static str,
+    secret: bool,
+    format: Format,
+    /// Routes webhooks to the tenant; the prefix namespaces it.
+    routing: Option<&'static str>,
+}
+
+const fn field(name: &'static str, format: Format) -> FieldSpec {
+    FieldSpec {
+        name,
+        secret: false,
+        format,
+        routing: None,
+    }
+}
+const fn secret(name: &'static str) -> FieldSpec {
+    FieldSpec {
+        name,
+        secret: true,
+        format: Format::Text,
+        routing: None,
+    }
+}
+const fn route(name: &'static str, format: Format, prefix: &'static str) -> FieldSpec {
+    FieldSpec {
+        name,
+        secret: false,
+        format,
+        routing: Some(prefix),
+    }
+}
+
+const SMS: &[FieldSpec] = &[
+    route("telnyx_phone_number", Format::Phone, "phone"),
+    secret("telnyx_api_key"),
+    field("telnyx_messaging_profile_id", Format::Text),
+    field("telnyx_public_key", Format::Text),
+    route("twilio_phone_number", Format::Phone, "phone"),
+    field("twilio_account_sid", Format::Text),
+    secret("twilio_auth_token"),
+];
+const VOICE: &[FieldSpec] = &[
+    route("telnyx_connection_id", Format::Text, "telnyx-connection"),
+    field("telnyx_assistant_id", Format::Text),
+    route("phone_number", Format::Phone, "phone"),
+    secret("telnyx_api_key"),
+];
+const EMAIL: &[FieldSpec] = &[
+    route("address", Format::Email, "email"),
+    secret("access_token"),
+    secret("refresh_token"),
+];
+
+/// The fields of a generic channel, and which of them are required.
+fn specs(channel: Channel) -> Option<(&'static [FieldSpec], &'static [&'static [&'static str]])> {
+    match channel {
+        // At least one number; a voice connection; a mailbox address.
+        Channel::Sms => Some((SMS, &[&["telnyx_phone_number", "twilio_phone_number"]])),
+        Channel::Voice => Some((VOICE, &[&["telnyx_connection_id"]])),
+        Channel::Email => Some((EMAIL, &[&["address"]])),
+        Channel::Whatsapp => None,
+    }
+}
+
+fn parse_channel(raw: &str) -> Result<Channel, ApiError> {
+    Channel::parse(raw).map_err(|_| ApiError::NotFound("no such channel".into()))
+}
+
+fn context(channel: Channel, tenant: TenantId) -> String {
+    format!("channel.{channel}:{tenant}")
+}
+
+struct ValidConfig {
+    settings: Map<String, Value>,
+    secrets: BTreeMap<String, SecretString>,
+    routing_keys: Vec<String>,
+    is_active: bool,
+}
+
+fn parse_body(channel: Channel, body: Map<String, Value>) -> Result<ValidConfig, ApiError> {
+    let (fields_of, required) =
+        specs(channel).ok_or_else(|| ApiError::NotFound("no such channel".into()))?;
+    let mut errors = Fields::default();
+    let mut config = ValidConfig {
+        settings: Map::new(),
+        secrets: BTreeMap::new(),
+        routing_keys: Vec::new(),
+        is_active: true,
+    };
+    for (name, value) in body {
+        if name == "is_active" {
+            match value.as_bool() {
+                Some(active) => config.is_active = active,
+                None => {
+                    errors.check::<(), _>("is_active", Err("must be true or false"));
+                }
+            }
+            continue;
+        }
+        let Some(spec) = fields_of.iter().find(|s| s.name == name) else {
+            errors.check::<(), _>(&name, Err(format!("not a field of the {channel} channel")));
+            continue;
+        };
+        if value.is_null() {
+            continue;
+        }
+        let Some(text) = value
+            .as_str()
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 4096)
+        else {
+            errors.check::<(), _>(
+                &name,
+                Err("must be a non-empty string of at most 4096 characters"),
+            );
+            continue;
+        };
+        let normalized = match spec.format {
+            Format::Phone => errors.check(
+                &name,
+                E164Number::parse(text)
+                    .map(|p| p.as_str().to_owned())
+                    .map_err(|e| e.reason),
+            ),
+            Format::Email => errors.check(&name, validate::email(text).map(|e| e.to_lowercase())),
+            Format::Text => Some(text.to_owned()),
+        };
+        let Some(normalized) = normalized else {
+            continue;
+        };
+        if let Some(prefix) = spec.routing {
+            let key = format!("{prefix}:{normalized}");
+            if !config.routing_keys.contains(&key) {
+                config.routing_keys.push(key);
+            }
+        }
+        if spec.secret {
+            config.secrets.insert(name, SecretString::new(normalized));
+        } else {
+            config.settings.insert(name, Value::String(normalized));
+        }
+    }
+    for group in required {
+        let present = group
+            .iter()
+            .any(|f| config.settings.contains_key(*f) || config.secrets.contains_key(*f));
+        if !present {
+            errors.check::<(), _>(
+                group[0],
+                Err(format!("required (one of: {})", group.join(", "))),
+            );
+        }
+    }
+    errors.finish()?;
+    config.routing_keys.sort();
+    Ok(config)
+}
+
+/// What the API shows of a generic channel config: secrets masked.
+#[derive(Debug, Serialize)]
+pub struct ChannelView {
+    pub channel: String,
+    pub settings: Value,
+    pub secrets: BTreeMap<String, String>,
+    pub routing_keys: Vec<String>,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn open_secrets(
+    state: &IngressState,
+    tenant: TenantId,
+    row: &ChannelConfigRow,
+    channel: Channel,
+) -> Result<BTreeMap<String, SecretString>, ApiError> {
+    state
+        .secrets
+        .open_map(&row.secrets, &context(channel, tenant))
+        .map_err(|e| ApiError::Internal(format!("{channel} config of {tenant}: {e}")))
+}
+
+fn view(
+    state: &IngressState,
+    tenant: TenantId,
+    channel: Channel,
+    row: ChannelConfigRow,
+) -> Result<ChannelView, ApiError> {
+    let secrets = open_secrets(state, tenant, &row, channel)?;
+    Ok(ChannelView {
+        channel: row.channel,
+        settings: row.settings,
+        secrets: secrets.into_iter().map(|(k, v)| (k, v.masked())).collect(),
+        routing_keys: row.routing_keys,
+        is_active: row.is_active,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+/// `PUT /api/v1/channels/{channel}` (sms, voice, email): create or replace. Tenant admins.
+pub async fn put(
+    who: Principal,
+    State(state): State<IngressState>,
+    Path(channel): Path<String>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<Json<ChannelView>, ApiError> {
+    who.require(Role::TenantAdmin)?;
+    let channel = parse_channel(&channel)?;
+    let config = parse_body(channel, body)?;
+    let tenant = who.tenant()?;
+    let sealed = state
+        .secrets
+        .seal_map(&config.secrets, &context(channel, tenant))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut tx = TenantTx::begin(&state.pool, tenant).await?;
+    if tenants::get(&mut tx).await?.is_none() {
+        return Err(ApiError::NotFound("no such tenant".into()));
+    }
+    for key in &config.routing_keys {
+        channel_configs::lock_key(&mut tx, key).await?;
+        if channel_configs::key_owner(&mut tx, key)
+            .await?
+            .is_some_and(|owner| owner != tenant.as_uuid())
+        {
+            return Err(ApiError::Conflict(format!(
+                "{key} belongs to another tenant"
+            )));
+        }
+    }
+    let row = channel_configs::upsert(
+        &mut tx,
+        channel,
+        &Value::Object(config.settings),
+        &sealed,
+        &config.routing_keys,
+        config.is_active,
+    )
+    .await?;
+    tx.commit().await?;
+    audit::record(
+        &state,
+        &who,
+        Some(tenant),
+        &format!("channel.{channel}.put"),
+        None,
+        json!({ "routing_keys": row.routing_keys }),
+    )
+    .await;
+    Ok(Json(view(&state, tenant, channel, row)?))
+}
+
+async fn load(
+    state: &IngressState,
+    tenant: TenantId,
+    channel: Channel,
+) -> Result<ChannelConfigRow, ApiError> {
+    let mut tx = TenantTx::begin(&state.pool, tenant).await?;
+    let row = channel_configs::get(&mut tx, channel).await?;
+    tx.commit().await?;
+    row.ok_or_else(|| ApiError::NotFound(format!("no {channel} channel configured")))
+}
+
+/// `GET /api/v1/channels/{channel}` (sms, voice, email), secrets masked.
+pub async fn read(
+    who: Principal,
+    State(state): State<IngressState>,
+    Path(channel): Path<String>,
+) -> Result<Json<ChannelView>, ApiError> {
+    let channel = parse_channel(&channel)?;
+    if channel == Channel::Whatsapp {
+        return Err(ApiError::NotFound("no such channel".into()));
+    }
+    let tenant = who.tenant()?;
+    let row = load(&state, tenant, channel).await?;
+    Ok(Json(view(&state, tenant, channel, row)?))
+}
+
+/// `POST /api/v1/channels/{channel}/reveal`: the secrets in full. Tenant admins; audited.
+pub async fn reveal(
+    who: Principal,
+    State(state): State<IngressState>,
+    Path(channel): Path<String>,
+) -> Result<Json<BTreeMap<String, String>>, ApiError> {
+    who.require(Role::TenantAdmin)?;
+    let channel = parse_channel(&channel)?;
+    let tenant = who.tenant()?;
+    let secrets = match channel {
+        Channel::Whatsapp => {
+            let mut tx = TenantTx::begin(&state.pool, tenant).await?;
+            let row = whatsapp_channels::get(&mut tx).await?;
+            tx.commit().await?;
+            let row =
+                row.ok_or_else(|| ApiError::NotFound("no whatsapp channel configured".into()))?;
+            let open = |sealed: &str, ctx: String| {
+                state
+                    .secrets
+                    .open(sealed, &ctx)
+                    .map_err(|e| ApiError::Internal(e.to_string()))
+            };
+            let mut out = BTreeMap::from([(
+                "access_token".to_owned(),
+                open(&row.access_token_enc, whatsapp_token_context(tenant))?,
+            )]);
+            if let Some(sealed) = &row.app_secret_enc {
+                out.insert(
+                    "app_secret".to_owned(),
+                    open(sealed, whatsapp_app_secret_context(tenant))?,
+                );
+            }
+            out
+        }
+        _ => {
+            let row = load(&state, tenant, channel).await?;
+            open_secrets(&state, tenant, &row, channel)?
+        }
+    };
+    audit::record(
+        &state,
+        &who,
+        Some(tenant),
+        &format!("channel.{channel}.reveal"),
+        None,
+        json!({}),
+    )
+    .await;
+    Ok(Json(
+        secrets
+            .into_iter()
+            .map(|(k, v)| (k, v.expose().to_owned()))
+            .collect(),
+    ))
+}
+
+async fn set_active(
+    who: Principal,
+    state: IngressState,
+    channel: String,
+    active: bool,
+) -> Result<StatusCode, ApiError> {
+    who.require(Role::TenantAdmin)?;
+    let channel = parse_channel(&channel)?;
+    let tenant = who.tenant()?;
+    let mut tx = TenantTx::begin(&state.pool, tenant).await?;
+    let found = match channel {
+        Channel::Whatsapp => {
+            let row = whatsapp_channels::get(&mut tx).await?;
+            let found = whatsapp_channels::set_active(&mut tx, active).await?;
+            if let Some(row) = row {
+                state.whatsapp_routes.invalidate(&row.phone_number_id).await;
+            }
+            found
+        }
+        _ => channel_configs::set_active(&mut tx, channel, active).await?,
+    };
+    tx.commit().await?;
+    if !found {
+        return Err(ApiError::NotFound(format!(
+            "no {channel} channel configured"
+        )));
+    }
+    let action = if active { "activate" } else { "deactivate" };
+    audit::record(
+        &state,
+        &who,
+        Some(tenant),
+        &format!("channel.{channel}.{action}"),
+        None,
+        json!({}),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/channels/{channel}/activate` → 204.
+pub async fn activate(
+    who: Principal,
+    State(state): State<IngressState>,
+    Path(channel): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    set_active(who, state, channel, true).await
+}
+
+/// `POST /api/v1/channels/{channel}/deactivate` → 204: webhooks for it become unroutable.
+pub async fn deactivate(
+    who: Principal,
+    State(state): State<IngressState>,
+    Path(channel): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    set_active(who, state, channel, false).await
+}
+
+/// `DELETE /api/v1/channels/{channel}` → 204.
+pub async fn delete(
+    who: Principal,
+    State(state): State<IngressState>,
+    Path(channel): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    delete_config(who, state, parse_channel(&channel)?).await
+}
+
+/// `DELETE /api/v1/channels/whatsapp` (the static WhatsApp route takes precedence over
+/// `{channel}`).
+pub async fn delete_whatsapp(
+    who: Principal,
+    State(state): State<IngressState>,
+) -> Result<StatusCode, ApiError> {
+    delete_config(who, state, Channel::Whatsapp).await
+}
+
+async fn delete_config(
+    who: Principal,
+    state: IngressState,
+    channel: Channel,
+) -> Result<StatusCode, ApiError> {
+    who.require(Role::TenantAdmin)?;
+    let tenant = who.tenant()?;
+    let mut tx = TenantTx::begin(&state.pool, tenant).await?;
+    let found = match channel {
+        Channel::Whatsapp => {
+            let row = whatsapp_channels::get(&mut tx).await?;
+            if let Some(row) = &row {
+                state.whatsapp_routes.invalidate(&row.phone_number_id).await;
+            }
+            whatsapp_channels::delete(&mut tx).await?
+        }
+        _ => channel_configs::delete(&mut tx, channel).await?,
+    };
+    tx.commit().await?;
+    if !found {
+        return Err(ApiError::NotFound(format!(
+            "no {channel} channel configured"
+        )));
+    }
+    audit::record(
+        &state,
+        &who,
+        Some(tenant),
+        &format!("channel.{channel}.delete"),
+        None,
+        json!({}),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One field of the effective configuration.
+#[derive(Debug, Serialize)]
+pub struct EffectiveField {
+    /// Secrets masked.
+    pub value: Option<String>,
+    /// `tenant`, `environment` or `unset`.
+    pub source: &'static str,
+}
+
+fn environment_default(
+    state: &IngressState,
+    channel: Channel,
+    field: &str,
+) -> Option<(String, bool)> {
+    let config = &state.config;
+    match (channel, field) {
+        (Channel::Sms | Channel::Voice, "telnyx_api_key") => {
+            config.telnyx_api_key.as_ref().map(|s| (s.masked(), true))
+        }
+        (Channel::Sms, "telnyx_public_key") => config.telnyx_public_key.clone().map(|v| (v, false)),
+        (Channel::Sms, "telnyx_messaging_profile_id") => config
+            .telnyx_messaging_profile_id
+            .clone()
+            .map(|v| (v, false)),
+        (Channel::Whatsapp, "app_secret") => config
+            .whatsapp_app_secret
+            .as_ref()
+            .map(|s| (s.masked(), true)),
+        _ => None,
+    }
+}
+
+/// `GET /api/v1/channels/{channel}/effective`: what Switchyard will use for this tenant.
+pub async fn effective(
+    who: Principal,
+    State(state): State<IngressState>,
+    Path(channel): Path<String>,
+) -> Result<Json<BTreeMap<String, EffectiveField>>, ApiError> {
+    let channel = parse_channel(&channel)?;
+    let tenant = who.tenant()?;
+    let mut tenant_values: BTreeMap<String, String> = BTreeMap::new();
+    let names: Vec<&str> = match channel {
+        Channel::Whatsapp => {
+            let mut tx = TenantTx::begin(&state.pool, tenant).await?;
+            let row = whatsapp_channels::get(&mut tx).await?;
+            tx.commit().await?;
+            let row =
+                row.ok_or_else(|| ApiError::NotFound("no whatsapp channel configured".into()))?;
+            tenant_values.insert("phone_number_id".into(), row.phone_number_id);
+            tenant_values.insert("waba_id".into(), row.waba_id);
+            tenant_values.insert("access_token".into(), "***".into());
+            if let Some(sealed) = &row.app_secret_enc {
+                let masked = state
+                    .secrets
+                    .open(sealed, &whatsapp_app_secret_context(tenant))
+                    .map(|s| s.masked())
+                    .unwrap_or_else(|_| "***".into());
+                tenant_values.insert("app_secret".into(), masked);
+            }
+            vec!["phone_number_id", "waba_id", "access_token", "app_secret"]
+        }
+        _ => {
+            let row = load(&state, tenant, channel).await?;
+            let secrets = open_secrets(&state, tenant, &row, channel)?;
+            if let Value::Object(settings) = &row.settings {
+                for (k, v) in settings {
+                    if let Some(v) = v.as_str() {
+                        tenant_values.insert(k.clone(), v.to_owned());
+                    }
+                }
+            }
+            for (k, v) in secrets {
+                tenant_values.insert(k, v.masked());
+            }
+            specs(channel)
+                .map(|(s, _)| s.iter().map(|f| f.name).collect())
+                .unwrap_or_default()
+        }
+    };
+    let effective = names
+        .into_iter()
+        .map(|name| {
+            let field = match (
+                tenant_values.remove(name),
+                environment_default(&state, channel, name),
+            ) {
+                (Some(value), _) => EffectiveField {
+                    value: Some(value),
+                    source: "tenant",
+                },
+                (None, Some((value, _))) => EffectiveField {
+                    value: Some(value),
+                    source: "environment",
+                },
+                (None, None) => EffectiveField {
+                    value: None,
+                    source: "unset",
+                },
+            };
+            (name.to_owned(), field)
+        })
+        .collect();
+    Ok(Json(effective))
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChannelStats {
+    pub channel: String,
+    pub active: i64,
+    pub inactive: i64,
+}
+
+/// `GET /api/v1/platform/channel-stats`: how many tenants configure each channel. Platform
+/// admins.
+pub async fn stats(
+    who: Principal,
+    State(state): State<IngressState>,
+) -> Result<Json<Vec<ChannelStats>>, ApiError> {
+    who.require(Role::PlatformAdmin)?;
+    let rows = channel_configs::stats(&state.pool).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|(channel, active, inactive)| ChannelStats {
+                channel,
+                active,
+                inactive,
+            })
+            .collect(),
+    ))
+}
