@@ -53,6 +53,7 @@ impl Application {
                 pool.clone(),
                 queue.clone(),
                 secrets.clone(),
+                &settings.worker.whatsapp_api_base,
             );
             Some((listener, state))
         } else {

@@ -31,6 +31,9 @@ pub enum ApiError {
     TooManyRequests(String),
     #[error("request body is invalid")]
     Validation(BTreeMap<String, String>),
+    /// A provider (e.g. Meta) refused a call made on the caller's behalf.
+    #[error("{message}")]
+    Provider { message: String, provider_code: i64 },
     /// A dependency (database, broker) is down; the provider should retry.
     #[error("{0}")]
     Unavailable(String),
@@ -49,6 +52,9 @@ struct ErrorDetail<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     fields: Option<&'a BTreeMap<String, String>>,
+    /// The provider's own error code, for `provider_error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider_code: Option<i64>,
 }
 
 impl ApiError {
@@ -61,6 +67,7 @@ impl ApiError {
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            Self::Provider { .. } => (StatusCode::BAD_GATEWAY, "provider_error"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -90,11 +97,16 @@ impl IntoResponse for ApiError {
             Self::Validation(fields) => Some(fields),
             _ => None,
         };
+        let provider_code = match &self {
+            Self::Provider { provider_code, .. } => Some(*provider_code),
+            _ => None,
+        };
         let body = ErrorBody {
             error: ErrorDetail {
                 code,
                 message,
                 fields,
+                provider_code,
             },
         };
         (status, Json(body)).into_response()

@@ -17,6 +17,7 @@
 pub mod admin;
 pub mod auth;
 pub mod error;
+pub mod graph;
 pub mod health;
 pub mod routing;
 pub mod startup;

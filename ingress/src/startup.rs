@@ -30,6 +30,7 @@ pub struct IngressState {
     pub whatsapp_routes: WhatsAppRoutes,
     pub config: Arc<IngressConfig>,
     pub auth: Arc<AuthState>,
+    pub graph: crate::graph::MetaGraph,
 }
 
 /// Keys and limits of the admin API's authentication.
@@ -58,11 +59,14 @@ impl AuthState {
 }
 
 impl IngressState {
+    /// `graph_api_base` is the Graph API base with version (`WHATSAPP_API_BASE`), used by
+    /// onboarding.
     pub fn new(
         config: IngressConfig,
         pool: PgPool,
         queue: Arc<dyn EventQueue>,
         secrets: Arc<SecretBox>,
+        graph_api_base: &str,
     ) -> Self {
         let whatsapp_routes = WhatsAppRoutes::new(
             pool.clone(),
@@ -76,6 +80,7 @@ impl IngressState {
             secrets,
             whatsapp_routes,
             auth: Arc::new(AuthState::new(&config)),
+            graph: crate::graph::MetaGraph::new(graph_api_base),
             config: Arc::new(config),
         }
     }

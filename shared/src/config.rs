@@ -115,6 +115,11 @@ pub struct IngressConfig {
     #[arg(long, env = "TELNYX_MESSAGING_PROFILE_ID")]
     pub telnyx_messaging_profile_id: Option<String>,
 
+    /// The platform Meta app's id (embedded signup exchanges codes as this app, with
+    /// WHATSAPP_APP_SECRET).
+    #[arg(long, env = "META_APP_ID")]
+    pub meta_app_id: Option<String>,
+
     /// The "Verify Token" typed into the Meta App Dashboard.
     #[arg(long, env = "WHATSAPP_VERIFY_TOKEN")]
     pub whatsapp_verify_token: Option<SecretString>,

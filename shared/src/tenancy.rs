@@ -58,6 +58,32 @@ pub async fn put_whatsapp_channel(
     tenant: TenantId,
     input: &WhatsAppChannelInput,
 ) -> Result<(WhatsAppChannelRow, Option<String>), TenancyError> {
+    let mut tx = TenantTx::begin(pool, tenant).await?;
+    let stored = put_whatsapp_in(&mut tx, secrets, input).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// The same, and mark the tenant's onboarding complete, in one transaction (embedded signup).
+pub async fn onboard_whatsapp_channel(
+    pool: &PgPool,
+    secrets: &SecretBox,
+    tenant: TenantId,
+    input: &WhatsAppChannelInput,
+) -> Result<(WhatsAppChannelRow, Option<String>), TenancyError> {
+    let mut tx = TenantTx::begin(pool, tenant).await?;
+    let stored = put_whatsapp_in(&mut tx, secrets, input).await?;
+    tenants::mark_onboarded(&mut tx).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+async fn put_whatsapp_in(
+    tx: &mut TenantTx,
+    secrets: &SecretBox,
+    input: &WhatsAppChannelInput,
+) -> Result<(WhatsAppChannelRow, Option<String>), TenancyError> {
+    let tenant = tx.tenant();
     let access_token_enc =
         secrets.seal(input.access_token.expose(), &whatsapp_token_context(tenant))?;
     let app_secret_enc = input
@@ -65,16 +91,15 @@ pub async fn put_whatsapp_channel(
         .as_ref()
         .map(|s| secrets.seal(s.expose(), &whatsapp_app_secret_context(tenant)))
         .transpose()?;
-    let mut tx = TenantTx::begin(pool, tenant).await?;
-    if tenants::get(&mut tx).await?.is_none() {
+    if tenants::get(tx).await?.is_none() {
         return Err(TenancyError::NoSuchTenant);
     }
-    let previous = whatsapp_channels::get(&mut tx)
+    let previous = whatsapp_channels::get(tx)
         .await?
         .map(|row| row.phone_number_id)
         .filter(|old| old != input.phone_number_id.as_str());
     let row = whatsapp_channels::upsert(
-        &mut tx,
+        tx,
         &WhatsAppChannelUpsert {
             phone_number_id: input.phone_number_id.clone(),
             waba_id: input.waba_id.clone(),
@@ -85,6 +110,5 @@ pub async fn put_whatsapp_channel(
         },
     )
     .await?;
-    tx.commit().await?;
     Ok((row, previous))
 }

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -77,6 +77,10 @@ impl FakeGraph {
         };
         let app = Router::new()
             .route("/{version}/{phone_number_id}/messages", post(send_message))
+            .route("/{version}/oauth/access_token", get(exchange_code))
+            .route("/{version}/debug_token", get(debug_token))
+            .route("/{version}/{waba_id}/phone_numbers", get(phone_numbers))
+            .route("/{version}/{waba_id}/subscribed_apps", post(subscribe_app))
             .route("/_sandbox/whatsapp/sent", get(list_sent))
             .route("/_sandbox/whatsapp/fail", post(inject_failure))
             .with_state(fake.clone());
@@ -212,6 +216,109 @@ async fn send_message(
         "messages": [{ "id": wamid }]
     }))
     .into_response()
+}
+
+// Embedded signup. The fake WABA is the fixtures' 200000000000002 with number
+// 100000000000001. A signup `code` steers failures: `bad…` is refused at the exchange,
+// `fail-subscribe…` at the subscription, `no-numbers…` yields a WABA without numbers.
+
+#[derive(Deserialize)]
+struct ExchangeQuery {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    code: Option<String>,
+}
+
+async fn exchange_code(Query(q): Query<ExchangeQuery>) -> Response {
+    let (Some(_), Some(_), Some(code)) = (q.client_id, q.client_secret, q.code) else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            "Missing client_id, client_secret or code",
+        );
+    };
+    if code.starts_with("bad") {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            "Invalid verification code format.",
+        );
+    }
+    Json(json!({ "access_token": format!("EAAFAKE_{code}"), "token_type": "bearer" }))
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct DebugQuery {
+    input_token: Option<String>,
+    access_token: Option<String>,
+}
+
+async fn debug_token(Query(q): Query<DebugQuery>) -> Response {
+    let app_id = q
+        .access_token
+        .as_deref()
+        .and_then(|t| t.split_once('|'))
+        .map(|(id, _)| id.to_owned());
+    let (Some(_), Some(app_id)) = (q.input_token, app_id) else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            "input_token and an app access_token are required",
+        );
+    };
+    let wabas = json!(["200000000000002"]);
+    Json(json!({ "data": {
+        "app_id": app_id, "type": "SYSTEM_USER", "application": "Sandbox App", "expires_at": 0,
+        "is_valid": true, "scopes": ["whatsapp_business_management", "whatsapp_business_messaging"],
+        "granular_scopes": [
+            { "scope": "whatsapp_business_management", "target_ids": wabas },
+            { "scope": "whatsapp_business_messaging", "target_ids": wabas }
+        ]
+    }}))
+    .into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+}
+
+async fn phone_numbers(
+    Path((_version, waba_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(token) = bearer(&headers) else {
+        return graph_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token.");
+    };
+    if waba_id != "200000000000002" {
+        return graph_error(StatusCode::BAD_REQUEST, 100, "Unsupported get request.");
+    }
+    let numbers = if token.contains("no-numbers") {
+        json!([])
+    } else {
+        json!([{ "verified_name": "Sandbox Bakery", "code_verification_status": "VERIFIED",
+                 "display_phone_number": "+1 555-000-2222", "quality_rating": "GREEN",
+                 "platform_type": "CLOUD_API", "throughput": { "level": "STANDARD" },
+                 "id": "100000000000001" }])
+    };
+    Json(json!({ "data": numbers })).into_response()
+}
+
+async fn subscribe_app(
+    Path((_version, _waba_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    match bearer(&headers) {
+        None => graph_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token."),
+        Some(token) if token.contains("fail-subscribe") => {
+            graph_error(StatusCode::FORBIDDEN, 200, "(#200) Permissions error")
+        }
+        Some(_) => Json(json!({ "success": true })).into_response(),
+    }
 }
 
 async fn list_sent(State(fake): State<FakeGraph>) -> Json<Vec<SentMessage>> {

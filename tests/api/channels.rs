@@ -380,3 +380,120 @@ async fn whatsapp_shares_the_channel_verbs() {
     );
     assert_eq!(app.count("SELECT count(*) FROM whatsapp_channels").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_signup_binds_the_granted_number_or_changes_nothing() {
+    let app = spawn_app().await;
+    let body: Value = app
+        .admin_post(
+            "/api/v1/tenants",
+            &json!({ "name": "Bakery", "welcome_text": "Hi!" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key = body["api_key"]["key"].as_str().unwrap().to_owned();
+    let path = "/api/v1/channels/whatsapp/embedded-signup";
+
+    // Meta refuses: surfaced with Meta's code, nothing stored.
+    for (code, meta_code) in [("bad-code", 100), ("fail-subscribe-1", 200)] {
+        let response = app
+            .call(
+                reqwest::Method::POST,
+                path,
+                &key,
+                Some(json!({ "code": code })),
+            )
+            .await;
+        assert_eq!(response.status(), 502, "{code}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "provider_error");
+        assert_eq!(error["error"]["provider_code"], meta_code);
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Meta refused")
+        );
+    }
+    // Browser-supplied ids must match what Meta granted.
+    for (extra, field) in [
+        (json!({ "waba_id": "999999999999999" }), "waba_id"),
+        (json!({ "phone_number_id": "111" }), "phone_number_id"),
+    ] {
+        let mut request = json!({ "code": "ok-1" });
+        request
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let response = app
+            .call(reqwest::Method::POST, path, &key, Some(request))
+            .await;
+        assert_eq!(response.status(), 422, "{field}");
+        assert!(response.json::<Value>().await.unwrap()["error"]["fields"][field].is_string());
+    }
+    let empty = app
+        .call(
+            reqwest::Method::POST,
+            path,
+            &key,
+            Some(json!({ "code": "no-numbers-1" })),
+        )
+        .await;
+    assert_eq!(empty.status(), 422);
+    assert_eq!(app.count("SELECT count(*) FROM whatsapp_channels").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM tenants WHERE onboarding_completed_at IS NOT NULL")
+            .await,
+        0
+    );
+
+    // The happy path: stored sealed, onboarding complete, webhooks routed.
+    let done = app
+        .call(
+            reqwest::Method::POST,
+            path,
+            &key,
+            Some(json!({
+                "code": "ok-2", "waba_id": WABA_ID, "phone_number_id": PHONE_NUMBER_ID
+            })),
+        )
+        .await;
+    assert_eq!(done.status(), 200);
+    let shown: Value = done.json().await.unwrap();
+    assert_eq!(shown["phone_number_id"], PHONE_NUMBER_ID);
+    assert!(shown["access_token"].as_str().unwrap().starts_with("***"));
+    assert_eq!(
+        app.count("SELECT count(*) FROM tenants WHERE onboarding_completed_at IS NOT NULL")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.post_whatsapp(fixture("whatsapp/inbound_text.json"))
+            .await
+            .status(),
+        200
+    );
+    eventually("the welcome sent with the exchanged token", || async {
+        app.graph.sent().len() == 1
+    })
+    .await;
+    assert_eq!(app.graph.sent()[0].bearer_token, "EAAFAKE_ok-2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_signup_needs_the_meta_app_configured() {
+    let app = spawn_app_with(|s| s.ingress.meta_app_id = None).await;
+    let tenant = app.create_tenant("acme", None).await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/channels/whatsapp/embedded-signup"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("X-Tenant-Id", tenant.to_string())
+        .json(&json!({ "code": "ok" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+}

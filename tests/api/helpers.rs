@@ -162,6 +162,7 @@ impl TestEnv {
                 body_limit_bytes: 4 * 1024 * 1024,
                 whatsapp_app_secret: Some(SecretString::new(APP_SECRET)),
                 whatsapp_verify_token: Some(SecretString::new(VERIFY_TOKEN)),
+                meta_app_id: Some("500000000000005".into()),
                 telnyx_api_key: Some(SecretString::new("KEY_PLATFORM_DEFAULT_0001")),
                 telnyx_public_key: None,
                 telnyx_messaging_profile_id: None,

@@ -13,6 +13,7 @@ mod body;
 mod channels;
 mod contacts;
 mod conversations;
+mod embedded_signup;
 mod pagination;
 mod session;
 mod tenants;
@@ -63,6 +64,10 @@ pub fn routes() -> Router<IngressState> {
             get(channels::read)
                 .put(channels::put)
                 .delete(channels::delete),
+        )
+        .route(
+            "/channels/whatsapp/embedded-signup",
+            post(embedded_signup::finish),
         )
         .route("/channels/{channel}/reveal", post(channels::reveal))
         .route("/channels/{channel}/activate", post(channels::activate))

@@ -77,7 +77,10 @@ pub struct WhatsAppView {
     pub updated_at: DateTime<Utc>,
 }
 
-fn view(state: &IngressState, row: WhatsAppChannelRow) -> Result<WhatsAppView, ApiError> {
+pub(super) fn view(
+    state: &IngressState,
+    row: WhatsAppChannelRow,
+) -> Result<WhatsAppView, ApiError> {
     let tenant = TenantId::from_uuid(row.tenant_id);
     let open = |sealed: &str, context: String| {
         state

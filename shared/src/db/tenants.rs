@@ -185,6 +185,18 @@ pub async fn list_with_counts(
     .await?)
 }
 
+/// Record that the tenant finished onboarding (now, unless it had before).
+pub async fn mark_onboarded(tx: &mut TenantTx) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE tenants SET onboarding_completed_at = coalesce(onboarding_completed_at, now()), \
+         updated_at = now() WHERE id = $1",
+    )
+    .bind(tx.tenant().as_uuid())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
 /// Delete the tenant and, by cascade, every row it owns. Returns whether it existed.
 pub async fn delete(tx: &mut TenantTx) -> Result<bool, DbError> {
     let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
