@@ -10,6 +10,7 @@
 mod api_keys;
 mod audit;
 mod body;
+mod channel_fields;
 mod channels;
 mod contacts;
 mod conversations;
