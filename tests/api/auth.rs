@@ -474,3 +474,157 @@ async fn the_first_platform_admin_is_created_from_the_shell_and_logs_in() {
         .unwrap();
     assert!(!short.status.success());
 }
+
+/// Every admin endpoint: 401 without credentials; 403 for a role below the one it needs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_refuses_missing_credentials_and_low_roles() {
+    let app = spawn_app().await;
+    let (tenant, key) = provisioned(&app, "Acme").await;
+    let agent: Value = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/api-keys",
+            &key,
+            Some(json!({ "name": "desk", "role": "agent" })),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let agent = agent["key"].as_str().unwrap().to_owned();
+    let id = uuid::Uuid::now_v7();
+    use reqwest::Method as M;
+    // (method, path, the lowest role allowed: "agent" | "tenant_admin" | "platform_admin")
+    let endpoints: Vec<(M, String, &str)> = vec![
+        (
+            M::POST,
+            "/api/v1/auth/logout-everywhere".into(),
+            "tenant_admin",
+        ),
+        (M::GET, "/api/v1/me".into(), "agent"),
+        (M::POST, "/api/v1/users".into(), "tenant_admin"),
+        (M::GET, "/api/v1/users".into(), "tenant_admin"),
+        (M::POST, "/api/v1/api-keys".into(), "tenant_admin"),
+        (M::GET, "/api/v1/api-keys".into(), "tenant_admin"),
+        (M::DELETE, format!("/api/v1/api-keys/{id}"), "tenant_admin"),
+        (M::POST, "/api/v1/contacts".into(), "agent"),
+        (M::GET, "/api/v1/contacts".into(), "agent"),
+        (M::GET, format!("/api/v1/contacts/{id}"), "agent"),
+        (M::PATCH, format!("/api/v1/contacts/{id}"), "agent"),
+        (M::DELETE, format!("/api/v1/contacts/{id}"), "tenant_admin"),
+        (M::GET, "/api/v1/conversations".into(), "agent"),
+        (M::GET, "/api/v1/messages".into(), "agent"),
+        (M::POST, "/api/v1/vault".into(), "tenant_admin"),
+        (M::GET, "/api/v1/vault".into(), "agent"),
+        (M::PUT, format!("/api/v1/vault/{id}"), "tenant_admin"),
+        (
+            M::POST,
+            format!("/api/v1/vault/{id}/reveal"),
+            "tenant_admin",
+        ),
+        (M::DELETE, format!("/api/v1/vault/{id}"), "tenant_admin"),
+        (M::GET, "/api/v1/tenant".into(), "agent"),
+        (M::PATCH, "/api/v1/tenant".into(), "tenant_admin"),
+        (M::PUT, "/api/v1/channels/whatsapp".into(), "tenant_admin"),
+        (
+            M::DELETE,
+            "/api/v1/channels/whatsapp".into(),
+            "tenant_admin",
+        ),
+        (
+            M::POST,
+            "/api/v1/channels/whatsapp/embedded-signup".into(),
+            "tenant_admin",
+        ),
+        (M::PUT, "/api/v1/channels/sms".into(), "tenant_admin"),
+        (M::DELETE, "/api/v1/channels/sms".into(), "tenant_admin"),
+        (
+            M::POST,
+            "/api/v1/channels/sms/reveal".into(),
+            "tenant_admin",
+        ),
+        (
+            M::POST,
+            "/api/v1/channels/sms/activate".into(),
+            "tenant_admin",
+        ),
+        (
+            M::POST,
+            "/api/v1/channels/sms/deactivate".into(),
+            "tenant_admin",
+        ),
+        (M::POST, "/api/v1/tenants".into(), "platform_admin"),
+        (M::GET, "/api/v1/tenants".into(), "platform_admin"),
+        (M::POST, "/api/v1/tenants/ensure".into(), "platform_admin"),
+        (
+            M::GET,
+            format!("/api/v1/tenants/{tenant}"),
+            "platform_admin",
+        ),
+        (
+            M::PATCH,
+            format!("/api/v1/tenants/{tenant}"),
+            "platform_admin",
+        ),
+        (
+            M::DELETE,
+            format!("/api/v1/tenants/{tenant}"),
+            "platform_admin",
+        ),
+        (
+            M::POST,
+            format!("/api/v1/tenants/{tenant}/suspend"),
+            "platform_admin",
+        ),
+        (
+            M::POST,
+            format!("/api/v1/tenants/{tenant}/reactivate"),
+            "platform_admin",
+        ),
+        (
+            M::GET,
+            format!("/api/v1/tenants/{tenant}/channels/whatsapp"),
+            "platform_admin",
+        ),
+        (
+            M::PUT,
+            format!("/api/v1/tenants/{tenant}/channels/whatsapp"),
+            "platform_admin",
+        ),
+        (
+            M::GET,
+            "/api/v1/platform/audit-log".into(),
+            "platform_admin",
+        ),
+        (
+            M::GET,
+            "/api/v1/platform/channel-stats".into(),
+            "platform_admin",
+        ),
+    ];
+    for (method, path, needs) in endpoints {
+        let anonymous = app
+            .client
+            .request(method.clone(), app.url(&path))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            anonymous.status(),
+            401,
+            "{method} {path} without credentials"
+        );
+        let too_low: &[&str] = match needs {
+            "tenant_admin" => &[agent.as_str()],
+            "platform_admin" => &[agent.as_str(), key.as_str()],
+            _ => &[],
+        };
+        for token in too_low {
+            let refused = app
+                .call(method.clone(), &path, token, Some(json!({})))
+                .await;
+            assert_eq!(refused.status(), 403, "{method} {path} with a lower role");
+        }
+    }
+}

@@ -9,7 +9,7 @@ use switchyard_shared::db::api_keys::{self, ApiKey};
 use uuid::Uuid;
 
 use super::{JsonBody, audit};
-use crate::auth::{Principal, Role, api_keys as keys};
+use crate::auth::{Principal, Role, TenantAdmin, api_keys as keys};
 use crate::error::ApiError;
 use crate::startup::IngressState;
 
@@ -41,11 +41,10 @@ pub async fn issue(tx: &mut TenantTx, name: &str, role: Role) -> Result<CreatedK
 
 /// `POST /api/v1/api-keys` → 201 with the key.
 pub async fn create(
-    who: Principal,
+    TenantAdmin(who): TenantAdmin,
     State(state): State<IngressState>,
     JsonBody(body): JsonBody<CreateKey>,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
-    who.require(Role::TenantAdmin)?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::field("name", "must be 1-100 characters"));

@@ -25,7 +25,7 @@ use switchyard_shared::tenancy::{whatsapp_app_secret_context, whatsapp_token_con
 
 use super::channel_fields::{context, parse_body, parse_channel, specs};
 use super::{JsonBody, audit};
-use crate::auth::{Principal, Role};
+use crate::auth::{Principal, Role, TenantAdmin};
 use crate::error::ApiError;
 use crate::startup::IngressState;
 
@@ -73,12 +73,11 @@ fn view(
 
 /// `PUT /api/v1/channels/{channel}` (sms, voice, email): create or replace. Tenant admins.
 pub async fn put(
-    who: Principal,
+    TenantAdmin(who): TenantAdmin,
     State(state): State<IngressState>,
     Path(channel): Path<String>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<ChannelView>, ApiError> {
-    who.require(Role::TenantAdmin)?;
     let channel = parse_channel(&channel)?;
     let config = parse_body(channel, body)?;
     let tenant = who.tenant()?;

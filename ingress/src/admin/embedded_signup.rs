@@ -18,7 +18,7 @@ use switchyard_shared::tenancy::{self, WhatsAppChannelInput};
 
 use super::whatsapp::{WhatsAppView, view};
 use super::{JsonBody, audit};
-use crate::auth::{Principal, Role};
+use crate::auth::TenantAdmin;
 use crate::error::ApiError;
 use crate::graph::GraphError;
 use crate::startup::IngressState;
@@ -39,11 +39,10 @@ fn meta(step: &str, e: GraphError) -> ApiError {
 }
 
 pub async fn finish(
-    who: Principal,
+    TenantAdmin(who): TenantAdmin,
     State(state): State<IngressState>,
     JsonBody(body): JsonBody<Signup>,
 ) -> Result<Json<WhatsAppView>, ApiError> {
-    who.require(Role::TenantAdmin)?;
     let tenant = who.tenant()?;
     let (Some(app_id), Some(app_secret)) = (
         state.config.meta_app_id.as_deref(),

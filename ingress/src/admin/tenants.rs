@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::api_keys::{CreatedKey, issue};
 use super::{JsonBody, audit};
-use crate::auth::{Principal, Role};
+use crate::auth::{PlatformAdmin, Principal, Role, TenantAdmin};
 use crate::error::ApiError;
 use crate::startup::IngressState;
 
@@ -105,11 +105,10 @@ async fn provision(
 
 /// `POST /api/v1/tenants` → 201 with the tenant and its first API key.
 pub async fn create(
-    who: Principal,
+    PlatformAdmin(who): PlatformAdmin,
     State(state): State<IngressState>,
     JsonBody(body): JsonBody<CreateTenant>,
 ) -> Result<(StatusCode, Json<ProvisionedTenant>), ApiError> {
-    who.require(Role::PlatformAdmin)?;
     let name = parse_name(&body.name)?;
     let slug = body
         .slug
@@ -149,11 +148,10 @@ pub struct EnsuredTenant {
 /// `POST /api/v1/tenants/ensure`: the tenant of an integration's org id, created on first
 /// call (201), returned as it is on later calls (200).
 pub async fn ensure(
-    who: Principal,
+    PlatformAdmin(who): PlatformAdmin,
     State(state): State<IngressState>,
     JsonBody(body): JsonBody<EnsureTenant>,
 ) -> Result<(StatusCode, Json<EnsuredTenant>), ApiError> {
-    who.require(Role::PlatformAdmin)?;
     let org = body.external_org_id.trim().to_owned();
     if org.is_empty() || org.len() > 200 {
         return Err(ApiError::field(
@@ -355,12 +353,11 @@ async fn apply(
 
 /// `PATCH /api/v1/tenants/{tenant_id}`
 pub async fn patch(
-    who: Principal,
+    PlatformAdmin(who): PlatformAdmin,
     State(state): State<IngressState>,
     Path(tenant_id): Path<String>,
     JsonBody(body): JsonBody<PatchTenant>,
 ) -> Result<Json<Tenant>, ApiError> {
-    who.require(Role::PlatformAdmin)?;
     let tenant = parse_tenant_id(&tenant_id)?;
     apply(&state, &who, tenant, body.parse()?, "tenant.update").await
 }
@@ -441,11 +438,10 @@ pub async fn read_own(
 
 /// `PATCH /api/v1/tenant`: tenant admins update their own tenant.
 pub async fn patch_own(
-    who: Principal,
+    TenantAdmin(who): TenantAdmin,
     State(state): State<IngressState>,
     JsonBody(body): JsonBody<PatchTenant>,
 ) -> Result<Json<Tenant>, ApiError> {
-    who.require(Role::TenantAdmin)?;
     let tenant = who.tenant()?;
     apply(&state, &who, tenant, body.parse()?, "tenant.update").await
 }

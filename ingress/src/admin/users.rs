@@ -9,7 +9,7 @@ use switchyard_shared::db::TenantTx;
 use switchyard_shared::db::users::{self, NewUser, User};
 
 use super::{JsonBody, audit, validate};
-use crate::auth::{Principal, Role, passwords};
+use crate::auth::{Principal, Role, TenantAdmin, passwords};
 use crate::error::ApiError;
 use crate::startup::IngressState;
 
@@ -24,11 +24,10 @@ pub struct CreateUser {
 
 /// `POST /api/v1/users` → 201; 409 when the email is taken.
 pub async fn create(
-    who: Principal,
+    TenantAdmin(who): TenantAdmin,
     State(state): State<IngressState>,
     JsonBody(body): JsonBody<CreateUser>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    who.require(Role::TenantAdmin)?;
     let mut fields = validate::Fields::default();
     let email = fields.check("email", validate::email(&body.email));
     fields.check("password", validate::password(&body.password));

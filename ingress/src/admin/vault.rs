@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::contacts::parse_id;
 use super::validate::Fields;
 use super::{JsonBody, audit};
-use crate::auth::{Principal, Role};
+use crate::auth::{Principal, Role, TenantAdmin};
 use crate::error::ApiError;
 use crate::startup::IngressState;
 
@@ -205,11 +205,10 @@ async fn store(
 
 /// `POST /api/v1/vault` → 201, secrets masked.
 pub async fn create(
-    who: Principal,
+    TenantAdmin(who): TenantAdmin,
     State(state): State<IngressState>,
     JsonBody(body): JsonBody<VaultBody>,
 ) -> Result<(StatusCode, Json<VaultView>), ApiError> {
-    who.require(Role::TenantAdmin)?;
     let entry = body.parse()?;
     let view = store(&state, &who, Uuid::now_v7(), entry, "vault.create").await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -224,12 +223,11 @@ async fn existing(state: &IngressState, tenant: TenantId, id: Uuid) -> Result<Va
 
 /// `PUT /api/v1/vault/{id}`: replace an entry.
 pub async fn replace(
-    who: Principal,
+    TenantAdmin(who): TenantAdmin,
     State(state): State<IngressState>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<VaultBody>,
 ) -> Result<Json<VaultView>, ApiError> {
-    who.require(Role::TenantAdmin)?;
     let id = parse_id(&id)?;
     existing(&state, who.tenant()?, id).await?;
     let entry = body.parse()?;

@@ -16,7 +16,7 @@ use switchyard_shared::tenancy::{
 
 use super::tenants::parse_tenant_id;
 use super::{JsonBody, audit};
-use crate::auth::{Principal, Role};
+use crate::auth::{PlatformAdmin, Principal, Role, TenantAdmin};
 use crate::error::ApiError;
 use crate::startup::IngressState;
 
@@ -147,12 +147,11 @@ async fn read_for(state: &IngressState, tenant: TenantId) -> Result<Json<WhatsAp
 /// `PUT /api/v1/tenants/{tenant_id}/channels/whatsapp` (platform admins): create or replace.
 /// 404 for an unknown tenant; 409 when the `phone_number_id` belongs to another tenant.
 pub async fn put(
-    who: Principal,
+    PlatformAdmin(who): PlatformAdmin,
     State(state): State<IngressState>,
     Path(tenant_id): Path<String>,
     JsonBody(body): JsonBody<PutWhatsApp>,
 ) -> Result<Json<WhatsAppView>, ApiError> {
-    who.require(Role::PlatformAdmin)?;
     put_for(&state, &who, parse_tenant_id(&tenant_id)?, body).await
 }
 
@@ -168,11 +167,10 @@ pub async fn read(
 
 /// `PUT /api/v1/channels/whatsapp`: the acting tenant's config (tenant admins).
 pub async fn put_own(
-    who: Principal,
+    TenantAdmin(who): TenantAdmin,
     State(state): State<IngressState>,
     JsonBody(body): JsonBody<PutWhatsApp>,
 ) -> Result<Json<WhatsAppView>, ApiError> {
-    who.require(Role::TenantAdmin)?;
     let tenant = who.tenant()?;
     put_for(&state, &who, tenant, body).await
 }

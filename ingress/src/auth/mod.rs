@@ -17,4 +17,4 @@ pub mod login_limiter;
 pub mod passwords;
 mod principal;
 
-pub use principal::{Principal, Role};
+pub use principal::{PlatformAdmin, Principal, Role, TenantAdmin};

@@ -156,3 +156,30 @@ impl FromRequestParts<IngressState> for Principal {
         })
     }
 }
+
+/// A [`Principal`] with at least the tenant admin role. As a handler argument it is checked
+/// before the body is read, so a caller without the role learns nothing about validation.
+pub struct TenantAdmin(pub Principal);
+
+/// A [`Principal`] who is a platform admin; checked before the body is read.
+pub struct PlatformAdmin(pub Principal);
+
+impl FromRequestParts<IngressState> for TenantAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &IngressState) -> Result<Self, ApiError> {
+        let who = Principal::from_request_parts(parts, state).await?;
+        who.require(Role::TenantAdmin)?;
+        Ok(Self(who))
+    }
+}
+
+impl FromRequestParts<IngressState> for PlatformAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &IngressState) -> Result<Self, ApiError> {
+        let who = Principal::from_request_parts(parts, state).await?;
+        who.require(Role::PlatformAdmin)?;
+        Ok(Self(who))
+    }
+}
