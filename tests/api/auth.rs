@@ -4,18 +4,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-/// A tenant created by the platform admin; returns (tenant id, its first API key).
-async fn provisioned(app: &TestApp, name: &str) -> (String, String) {
-    let response = app
-        .admin_post("/api/v1/tenants", &json!({ "name": name }))
-        .await;
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.unwrap();
-    let key = body["api_key"]["key"].as_str().unwrap().to_owned();
-    assert!(key.starts_with("sk_live_"));
-    (body["id"].as_str().unwrap().to_owned(), key)
-}
-
 async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
     app.client
         .post(app.url("/api/v1/auth/login"))
@@ -28,7 +16,7 @@ async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_key_manages_its_users_who_log_in_and_can_be_logged_out_everywhere() {
     let app = spawn_app().await;
-    let (tenant, key) = provisioned(&app, "Acme").await;
+    let (tenant, key) = app.provision("Acme").await;
     let created = app.call(reqwest::Method::POST,
         "/api/v1/users",
         &key,
@@ -102,7 +90,7 @@ async fn a_tenant_key_manages_its_users_who_log_in_and_can_be_logged_out_everywh
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_credentials_get_401_and_repeated_attempts_429() {
     let app = spawn_app().await;
-    let (_, key) = provisioned(&app, "Acme").await;
+    let (_, key) = app.provision("Acme").await;
     app.call(
         reqwest::Method::POST,
         "/api/v1/users",
@@ -154,8 +142,8 @@ async fn wrong_credentials_get_401_and_repeated_attempts_429() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_impersonation_and_cross_tenant_ids() {
     let app = spawn_app().await;
-    let (tenant_a, key_a) = provisioned(&app, "Alpha").await;
-    let (tenant_b, key_b) = provisioned(&app, "Beta").await;
+    let (tenant_a, key_a) = app.provision("Alpha").await;
+    let (tenant_b, key_b) = app.provision("Beta").await;
 
     // An agent key cannot do admin things.
     let agent: Value = app
@@ -315,7 +303,7 @@ async fn provisioning_derives_unique_slugs_and_ensure_is_idempotent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenants_are_updated_suspended_and_reactivated() {
     let app = spawn_app().await;
-    let (tenant, key) = provisioned(&app, "Acme").await;
+    let (tenant, key) = app.provision("Acme").await;
     let patched = app
         .call(
             reqwest::Method::PATCH,
@@ -479,7 +467,7 @@ async fn the_first_platform_admin_is_created_from_the_shell_and_logs_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_refuses_missing_credentials_and_low_roles() {
     let app = spawn_app().await;
-    let (tenant, key) = provisioned(&app, "Acme").await;
+    let (tenant, key) = app.provision("Acme").await;
     let agent: Value = app
         .call(
             reqwest::Method::POST,

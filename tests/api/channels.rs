@@ -5,20 +5,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-async fn tenant_key(app: &TestApp, name: &str) -> String {
-    let body: Value = app
-        .admin_post("/api/v1/tenants", &json!({ "name": name }))
-        .await
-        .json()
-        .await
-        .unwrap();
-    body["api_key"]["key"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sms_config_is_masked_revealed_toggled_and_deleted() {
     let app = spawn_app().await;
-    let key = tenant_key(&app, "Acme").await;
+    let key = app.provision("Acme").await.1;
     let put = app
         .call(
             reqwest::Method::PUT,
@@ -171,8 +161,8 @@ async fn sms_config_is_masked_revealed_toggled_and_deleted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_configs_get_422_per_field_and_taken_keys_409() {
     let app = spawn_app().await;
-    let a = tenant_key(&app, "Alpha").await;
-    let b = tenant_key(&app, "Beta").await;
+    let a = app.provision("Alpha").await.1;
+    let b = app.provision("Beta").await.1;
     let bad = app
         .call(
             reqwest::Method::PUT,

@@ -4,20 +4,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-async fn tenant_key(app: &TestApp, name: &str) -> String {
-    let body: Value = app
-        .admin_post("/api/v1/tenants", &json!({ "name": name }))
-        .await
-        .json()
-        .await
-        .unwrap();
-    body["api_key"]["key"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contacts_crud_search_and_uniqueness() {
     let app = spawn_app().await;
-    let key = tenant_key(&app, "Acme").await;
+    let key = app.provision("Acme").await.1;
     let created = app
         .call(
             reqwest::Method::POST,
@@ -135,7 +125,7 @@ async fn contacts_crud_search_and_uniqueness() {
     }
 
     // Another tenant's key does not see, change or delete this contact.
-    let other = tenant_key(&app, "Other").await;
+    let other = app.provision("Other").await.1;
     for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
         let response = app
             .call(

@@ -308,6 +308,38 @@ impl TestApp {
         request.send().await.expect("request")
     }
 
+    /// Provision a tenant as the platform admin; returns its id and its first API key.
+    pub async fn provision(&self, name: &str) -> (String, String) {
+        let response = self
+            .admin_post("/api/v1/tenants", &json!({ "name": name }))
+            .await;
+        assert_eq!(response.status(), 201, "provision tenant");
+        let body: Value = response.json().await.expect("tenant JSON");
+        let key = body["api_key"]["key"]
+            .as_str()
+            .expect("first API key")
+            .to_owned();
+        assert!(key.starts_with("sk_live_"));
+        (body["id"].as_str().expect("id").to_owned(), key)
+    }
+
+    /// A tenant-admin key and an agent key of a new tenant.
+    pub async fn admin_and_agent_keys(&self, name: &str) -> (String, String) {
+        let (_, admin) = self.provision(name).await;
+        let agent: Value = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/api-keys",
+                &admin,
+                Some(json!({ "name": "desk", "role": "agent" })),
+            )
+            .await
+            .json()
+            .await
+            .expect("API key JSON");
+        (admin, agent["key"].as_str().expect("agent key").to_owned())
+    }
+
     /// Create a tenant through the admin API; returns its id.
     pub async fn create_tenant(&self, slug: &str, welcome_text: Option<&str>) -> TenantId {
         let response = self

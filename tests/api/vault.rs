@@ -4,32 +4,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-async fn tenant_keys(app: &TestApp) -> (String, String) {
-    let body: Value = app
-        .admin_post("/api/v1/tenants", &json!({ "name": "Acme" }))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let admin_key = body["api_key"]["key"].as_str().unwrap().to_owned();
-    let agent: Value = app
-        .call(
-            reqwest::Method::POST,
-            "/api/v1/api-keys",
-            &admin_key,
-            Some(json!({ "name": "desk", "role": "agent" })),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    (admin_key, agent["key"].as_str().unwrap().to_owned())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vault_entries_are_sealed_masked_and_revealed_only_to_admins() {
     let app = spawn_app().await;
-    let (admin, agent) = tenant_keys(&app).await;
+    let (admin, agent) = app.admin_and_agent_keys("Acme").await;
     let genesys = json!({
         "kind": "genesys_cloud", "name": "Genesys EU",
         "fields": { "region": "mypurecloud.ie", "client_id": "3f2a-client" },
