@@ -41,20 +41,26 @@ pub enum ApiError {
     Internal(String),
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
+/// The body of every error answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
 }
 
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: &'a str,
-    message: String,
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable: `unauthorized`, `forbidden`, `not_found`, `bad_request`, `conflict`,
+    /// `too_many_requests`, `validation_failed`, `provider_error`, `unavailable`, `internal`.
+    #[schema(example = "validation_failed")]
+    pub code: &'static str,
+    /// For a human.
+    pub message: String,
+    /// One message per invalid field (`validation_failed` only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    fields: Option<&'a BTreeMap<String, String>>,
-    /// The provider's own error code, for `provider_error`.
+    pub fields: Option<BTreeMap<String, String>>,
+    /// The provider's own error code (`provider_error` only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    provider_code: Option<i64>,
+    pub provider_code: Option<i64>,
 }
 
 impl ApiError {
@@ -93,12 +99,12 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let fields = match &self {
-            Self::Validation(fields) => Some(fields),
-            _ => None,
-        };
         let provider_code = match &self {
             Self::Provider { provider_code, .. } => Some(*provider_code),
+            _ => None,
+        };
+        let fields = match self {
+            Self::Validation(fields) => Some(fields),
             _ => None,
         };
         let body = ErrorBody {

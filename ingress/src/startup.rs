@@ -18,6 +18,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::login_limiter::LoginLimiter;
+use crate::error::ApiError;
 use crate::routing::WhatsAppRoutes;
 use crate::{admin, health, webhooks};
 
@@ -94,9 +95,10 @@ pub fn router(state: IngressState) -> Router {
             "/webhooks/whatsapp",
             get(webhooks::whatsapp::verify_subscription).post(webhooks::whatsapp::receive),
         )
-        .nest("/api/v1", admin::routes())
+        .merge(admin::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,

@@ -8,6 +8,7 @@ mod contacts;
 mod health;
 mod helpers;
 mod isolation;
+mod openapi;
 mod outbox;
 mod redelivery;
 mod vault;

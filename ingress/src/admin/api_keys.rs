@@ -6,22 +6,25 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use switchyard_shared::db::TenantTx;
 use switchyard_shared::db::api_keys::{self, ApiKey};
-use uuid::Uuid;
+use utoipa::ToSchema;
 
+use super::schema::KeyRole;
 use super::{JsonBody, audit};
 use crate::auth::{Principal, Role, TenantAdmin, api_keys as keys};
 use crate::error::ApiError;
 use crate::startup::IngressState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     /// `tenant_admin` (default) or `agent`.
+    #[schema(value_type = Option<KeyRole>)]
     pub role: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedKey {
     #[serde(flatten)]
     pub record: ApiKey,
@@ -39,7 +42,11 @@ pub async fn issue(tx: &mut TenantTx, name: &str, role: Role) -> Result<CreatedK
     })
 }
 
-/// `POST /api/v1/api-keys` → 201 with the key.
+/// Create an API key; the answer holds the key, shown only this once. Tenant admins.
+#[utoipa::path(
+    post, path = "/api-keys", tag = "api-keys", request_body = CreateKey,
+    responses((status = 201, description = "The key, in full, once", body = CreatedKey)),
+)]
 pub async fn create(
     TenantAdmin(who): TenantAdmin,
     State(state): State<IngressState>,
@@ -70,7 +77,11 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-/// `GET /api/v1/api-keys`: names, prefixes and use; never the keys.
+/// List the tenant's API keys: names, prefixes and use, never the keys. Tenant admins.
+#[utoipa::path(
+    get, path = "/api-keys", tag = "api-keys",
+    responses((status = 200, description = "Every key of the tenant", body = Vec<ApiKey>)),
+)]
 pub async fn list(
     who: Principal,
     State(state): State<IngressState>,
@@ -82,13 +93,18 @@ pub async fn list(
     Ok(Json(all))
 }
 
-/// `DELETE /api/v1/api-keys/{id}` → 204; the key stops working at once.
+/// Revoke an API key; it stops working at once. Tenant admins.
+#[utoipa::path(
+    delete, path = "/api-keys/{id}", tag = "api-keys", params(("id" = Uuid, Path, description = "The key's id")),
+    responses((status = 204, description = "Revoked")),
+)]
 pub async fn revoke(
     who: Principal,
     State(state): State<IngressState>,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     who.require(Role::TenantAdmin)?;
+    let id = super::contacts::parse_id(&id)?;
     let tenant = who.tenant()?;
     let mut tx = TenantTx::begin(&state.pool, tenant).await?;
     let found = api_keys::revoke(&mut tx, id).await?;

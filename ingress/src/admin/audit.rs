@@ -4,12 +4,16 @@
 //! logged as an error (the mutation is not rolled back).
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Deserialize;
 use switchyard_shared::db::audit::{self, AuditEntry, AuditRecord};
 use switchyard_shared::domain::TenantId;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
+use super::QueryParams;
+use super::pagination;
+use super::validate::Fields;
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::startup::IngressState;
@@ -35,31 +39,39 @@ pub async fn record(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    pub tenant_id: Option<Uuid>,
-    /// Return entries older than this entry id (cursor of the previous page's last entry).
-    pub before: Option<Uuid>,
-    pub limit: Option<i64>,
+    /// Only this tenant's entries.
+    #[param(value_type = Option<Uuid>)]
+    pub tenant_id: Option<String>,
+    /// Entries older than this entry id (the last id of the previous page).
+    #[param(value_type = Option<Uuid>)]
+    pub before: Option<String>,
+    /// Page size (default 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
 }
 
-/// Newest first. Platform admins only.
+/// The audit log of admin mutations, newest first. Platform admins.
+#[utoipa::path(
+    get, path = "/platform/audit-log", tag = "platform", params(AuditQuery),
+    responses((status = 200, description = "Entries, newest first", body = Vec<AuditRecord>)),
+)]
 pub async fn list(
     who: Principal,
     State(state): State<IngressState>,
-    Query(query): Query<AuditQuery>,
+    QueryParams(query): QueryParams<AuditQuery>,
 ) -> Result<Json<Vec<AuditRecord>>, ApiError> {
     who.require(Role::PlatformAdmin)?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::field("limit", "must be 1-200"));
-    }
-    let entries = audit::list(
-        &state.pool,
-        query.tenant_id.map(TenantId::from_uuid),
-        query.before,
-        limit,
-    )
-    .await?;
+    let mut fields = Fields::default();
+    let (limit, _) = pagination::parse(&mut fields, query.limit.as_deref(), None);
+    let mut id = |name: &str, raw: Option<&str>| {
+        raw.and_then(|raw| fields.check(name, raw.parse::<Uuid>().map_err(|_| "must be an id")))
+    };
+    let before = id("before", query.before.as_deref());
+    let tenant = id("tenant_id", query.tenant_id.as_deref());
+    fields.finish()?;
+    let entries = audit::list(&state.pool, tenant.map(TenantId::from_uuid), before, limit).await?;
     Ok(Json(entries))
 }

@@ -6,6 +6,11 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 use switchyard_shared::domain::{Channel, E164Number, TenantId};
 use switchyard_shared::secrets::SecretString;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    AdditionalProperties, KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat, Type,
+};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::validate::{self, Fields};
 use crate::error::ApiError;
@@ -84,6 +89,74 @@ pub(super) fn specs(
     }
 }
 
+/// The longest value a field may hold.
+const MAX_VALUE_CHARS: usize = 4096;
+
+/// The JSON schema of a channel's body, built from the same field table the parser uses, so
+/// the documented contract and the validation cannot drift apart.
+fn body_schema(channel: Channel) -> RefOr<Schema> {
+    let Some((fields, required)) = specs(channel) else {
+        return RefOr::T(Schema::Object(Object::new()));
+    };
+    let mut object = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .property(
+            "is_active",
+            ObjectBuilder::new()
+                .schema_type(Type::Boolean)
+                .description(Some("Whether webhooks route to this config (default true)")),
+        );
+    for spec in fields {
+        let text = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX_VALUE_CHARS));
+        let typed = match spec.format {
+            Format::Phone => text
+                .pattern(Some(r"^\+[1-9][0-9]{6,14}$"))
+                .description(Some("E.164")),
+            Format::Email => text
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+                .max_length(Some(254)),
+            Format::Text => text.pattern(Some(r"\S")),
+        };
+        let typed = if spec.secret {
+            typed.description(Some("Secret: sealed at rest, read back masked"))
+        } else {
+            typed
+        };
+        object = object.property(spec.name, typed);
+    }
+    let mut description = String::from("Fields not sent are unset.");
+    for group in required {
+        if let [only] = group {
+            object = object.required(*only);
+        } else {
+            description.push_str(&format!(" Requires one of: {}.", group.join(", ")));
+        }
+    }
+    RefOr::T(Schema::Object(
+        object.description(Some(description)).build(),
+    ))
+}
+
+/// Documentation types of the three generic channel bodies.
+macro_rules! channel_body {
+    ($name:ident, $channel:expr) => {
+        pub struct $name;
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                body_schema($channel)
+            }
+        }
+        impl ToSchema for $name {}
+    };
+}
+channel_body!(SmsConfigBody, Channel::Sms);
+channel_body!(VoiceConfigBody, Channel::Voice);
+channel_body!(EmailConfigBody, Channel::Email);
+
 pub(super) fn parse_channel(raw: &str) -> Result<Channel, ApiError> {
     Channel::parse(raw).map_err(|_| ApiError::NotFound("no such channel".into()))
 }
@@ -132,7 +205,7 @@ pub(super) fn parse_body(
         let Some(text) = value
             .as_str()
             .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= 4096)
+            .filter(|t| !t.is_empty() && t.chars().count() <= MAX_VALUE_CHARS)
         else {
             errors.check::<(), _>(
                 &name,

@@ -22,19 +22,27 @@ use switchyard_shared::db::{TenantTx, tenants, whatsapp_channels};
 use switchyard_shared::domain::{Channel, TenantId};
 use switchyard_shared::secrets::SecretString;
 use switchyard_shared::tenancy::{whatsapp_app_secret_context, whatsapp_token_context};
+use utoipa::ToSchema;
 
-use super::channel_fields::{context, parse_body, parse_channel, specs};
+use super::channel_fields::{
+    EmailConfigBody, SmsConfigBody, VoiceConfigBody, context, parse_body, parse_channel, specs,
+};
 use super::{JsonBody, audit};
 use crate::auth::{Principal, Role, TenantAdmin};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::startup::IngressState;
 
 /// What the API shows of a generic channel config: secrets masked.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ChannelView {
+    #[schema(value_type = Channel)]
     pub channel: String,
+    /// The fields that are not secret.
+    #[schema(value_type = BTreeMap<String, String>)]
     pub settings: Value,
+    /// The secret fields, masked (`***1234`).
     pub secrets: BTreeMap<String, String>,
+    /// What routes webhooks to this tenant, e.g. `phone:+15550001111`.
     pub routing_keys: Vec<String>,
     pub is_active: bool,
     pub created_at: DateTime<Utc>,
@@ -71,14 +79,13 @@ fn view(
     })
 }
 
-/// `PUT /api/v1/channels/{channel}` (sms, voice, email): create or replace. Tenant admins.
-pub async fn put(
-    TenantAdmin(who): TenantAdmin,
-    State(state): State<IngressState>,
-    Path(channel): Path<String>,
-    JsonBody(body): JsonBody<Map<String, Value>>,
+/// Create or replace the `sms`, `voice` or `email` config. Tenant admins.
+async fn put(
+    who: Principal,
+    state: IngressState,
+    channel: Channel,
+    body: Map<String, Value>,
 ) -> Result<Json<ChannelView>, ApiError> {
-    let channel = parse_channel(&channel)?;
     let config = parse_body(channel, body)?;
     let tenant = who.tenant()?;
     let sealed = state
@@ -133,22 +140,22 @@ async fn load(
     row.ok_or_else(|| ApiError::NotFound(format!("no {channel} channel configured")))
 }
 
-/// `GET /api/v1/channels/{channel}` (sms, voice, email), secrets masked.
-pub async fn read(
+/// The `sms`, `voice` or `email` config, secrets masked.
+async fn read(
     who: Principal,
-    State(state): State<IngressState>,
-    Path(channel): Path<String>,
+    state: IngressState,
+    channel: Channel,
 ) -> Result<Json<ChannelView>, ApiError> {
-    let channel = parse_channel(&channel)?;
-    if channel == Channel::Whatsapp {
-        return Err(ApiError::NotFound("no such channel".into()));
-    }
     let tenant = who.tenant()?;
     let row = load(&state, tenant, channel).await?;
     Ok(Json(view(&state, tenant, channel, row)?))
 }
 
-/// `POST /api/v1/channels/{channel}/reveal`: the secrets in full. Tenant admins; audited.
+/// Reveal a channel's secrets in full. Tenant admins; audited.
+#[utoipa::path(
+    post, path = "/channels/{channel}/reveal", tag = "channels", params(("channel" = Channel, Path)),
+    responses((status = 200, description = "Each secret field in full", body = BTreeMap<String, String>)),
+)]
 pub async fn reveal(
     who: Principal,
     State(state): State<IngressState>,
@@ -244,7 +251,11 @@ async fn set_active(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /api/v1/channels/{channel}/activate` → 204.
+/// Route webhooks to this config again.
+#[utoipa::path(
+    post, path = "/channels/{channel}/activate", tag = "channels", params(("channel" = Channel, Path)),
+    responses((status = 204, description = "Active")),
+)]
 pub async fn activate(
     who: Principal,
     State(state): State<IngressState>,
@@ -253,7 +264,11 @@ pub async fn activate(
     set_active(who, state, channel, true).await
 }
 
-/// `POST /api/v1/channels/{channel}/deactivate` → 204: webhooks for it become unroutable.
+/// Stop routing webhooks to this config: they are recorded as unroutable instead.
+#[utoipa::path(
+    post, path = "/channels/{channel}/deactivate", tag = "channels", params(("channel" = Channel, Path)),
+    responses((status = 204, description = "Inactive")),
+)]
 pub async fn deactivate(
     who: Principal,
     State(state): State<IngressState>,
@@ -262,17 +277,11 @@ pub async fn deactivate(
     set_active(who, state, channel, false).await
 }
 
-/// `DELETE /api/v1/channels/{channel}` → 204.
-pub async fn delete(
-    who: Principal,
-    State(state): State<IngressState>,
-    Path(channel): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    delete_config(who, state, parse_channel(&channel)?).await
-}
-
-/// `DELETE /api/v1/channels/whatsapp` (the static WhatsApp route takes precedence over
-/// `{channel}`).
+/// Delete the WhatsApp config.
+#[utoipa::path(
+    delete, path = "/channels/whatsapp", tag = "channels",
+    responses((status = 204, description = "Deleted")),
+)]
 pub async fn delete_whatsapp(
     who: Principal,
     State(state): State<IngressState>,
@@ -317,12 +326,11 @@ async fn delete_config(
 }
 
 /// One field of the effective configuration.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EffectiveField {
     /// Secrets masked.
     pub value: Option<String>,
-    /// `tenant`, `environment` or `unset`.
-    pub source: &'static str,
+    pub source: EffectiveSource,
 }
 
 fn environment_default(
@@ -348,7 +356,22 @@ fn environment_default(
     }
 }
 
-/// `GET /api/v1/channels/{channel}/effective`: what Switchyard will use for this tenant.
+/// Where a field's effective value comes from: the tenant's config, the platform default in
+/// the environment, or nowhere.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EffectiveSource {
+    Tenant,
+    Environment,
+    Unset,
+}
+
+/// What Switchyard will use for this tenant: each field's value (secrets masked) and source —
+/// the tenant's config, else the platform default from the environment.
+#[utoipa::path(
+    get, path = "/channels/{channel}/effective", tag = "channels", params(("channel" = Channel, Path)),
+    responses((status = 200, description = "Each field with its source", body = BTreeMap<String, EffectiveField>)),
+)]
 pub async fn effective(
     who: Principal,
     State(state): State<IngressState>,
@@ -404,15 +427,15 @@ pub async fn effective(
             ) {
                 (Some(value), _) => EffectiveField {
                     value: Some(value),
-                    source: "tenant",
+                    source: EffectiveSource::Tenant,
                 },
                 (None, Some((value, _))) => EffectiveField {
                     value: Some(value),
-                    source: "environment",
+                    source: EffectiveSource::Environment,
                 },
                 (None, None) => EffectiveField {
                     value: None,
-                    source: "unset",
+                    source: EffectiveSource::Unset,
                 },
             };
             (name.to_owned(), field)
@@ -421,15 +444,19 @@ pub async fn effective(
     Ok(Json(effective))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ChannelStats {
+    #[schema(value_type = Channel)]
     pub channel: String,
     pub active: i64,
     pub inactive: i64,
 }
 
-/// `GET /api/v1/platform/channel-stats`: how many tenants configure each channel. Platform
-/// admins.
+/// How many tenants configure each channel, active and inactive. Platform admins.
+#[utoipa::path(
+    get, path = "/platform/channel-stats", tag = "platform",
+    responses((status = 200, description = "One row per configured channel", body = Vec<ChannelStats>)),
+)]
 pub async fn stats(
     who: Principal,
     State(state): State<IngressState>,
@@ -446,3 +473,57 @@ pub async fn stats(
             .collect(),
     ))
 }
+
+/// `GET`, `PUT` and `DELETE` of one generic channel, each under its own path so the
+/// documented body is that channel's exact shape.
+macro_rules! generic_channel {
+    ($module:ident, $channel:expr, $path:tt, $body:ty) => {
+        pub mod $module {
+            use super::*;
+
+            /// Read the config, secrets masked.
+            #[utoipa::path(
+                get, path = $path, tag = "channels",
+                responses((status = 200, description = "The config", body = ChannelView)),
+            )]
+            pub async fn read(
+                who: Principal,
+                State(state): State<IngressState>,
+            ) -> Result<Json<ChannelView>, ApiError> {
+                super::read(who, state, $channel).await
+            }
+
+            /// Create or replace the config. A routing key another tenant holds is a 409.
+            #[utoipa::path(
+                put, path = $path, tag = "channels", request_body = $body,
+                responses(
+                    (status = 200, description = "The stored config", body = ChannelView),
+                    (status = 409, description = "A routing key belongs to another tenant", body = ErrorBody),
+                ),
+            )]
+            pub async fn put(
+                TenantAdmin(who): TenantAdmin,
+                State(state): State<IngressState>,
+                JsonBody(body): JsonBody<Map<String, Value>>,
+            ) -> Result<Json<ChannelView>, ApiError> {
+                super::put(who, state, $channel, body).await
+            }
+
+            /// Delete the config.
+            #[utoipa::path(
+                delete, path = $path, tag = "channels",
+                responses((status = 204, description = "Deleted")),
+            )]
+            pub async fn delete(
+                who: Principal,
+                State(state): State<IngressState>,
+            ) -> Result<StatusCode, ApiError> {
+                super::delete_config(who, state, $channel).await
+            }
+        }
+    };
+}
+
+generic_channel!(sms, Channel::Sms, "/channels/sms", SmsConfigBody);
+generic_channel!(voice, Channel::Voice, "/channels/voice", VoiceConfigBody);
+generic_channel!(email, Channel::Email, "/channels/email", EmailConfigBody);

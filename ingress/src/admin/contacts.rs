@@ -2,26 +2,33 @@
 //! most one contact of a tenant (409).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use switchyard_shared::db::TenantTx;
 use switchyard_shared::db::contacts::{self, Contact, ContactFields};
 use switchyard_shared::domain::E164Number;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::pagination::{self, Page};
 use super::validate::{self, Fields};
-use super::{JsonBody, audit};
+use super::{JsonBody, QueryParams, audit};
 use crate::auth::{Principal, Role};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::startup::IngressState;
 
-#[derive(Debug, Deserialize)]
+/// A contact's fields. Creating needs a phone number or an email; updating changes only the
+/// fields that are present.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactBody {
+    /// E.164 (`+15550001111`); spaces, dashes, dots and parentheses are ignored.
+    #[schema(example = "+15550001111")]
     pub phone: Option<String>,
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     pub display_name: Option<String>,
 }
 
@@ -68,7 +75,15 @@ fn conflict(e: switchyard_shared::db::DbError) -> ApiError {
     }
 }
 
-/// `POST /api/v1/contacts` → 201.
+/// Create a contact.
+#[utoipa::path(
+    post, path = "/contacts", tag = "contacts",
+    request_body = ContactBody,
+    responses(
+        (status = 201, description = "The new contact", body = Contact),
+        (status = 409, description = "Another contact has this phone number or email", body = ErrorBody),
+    ),
+)]
 pub async fn create(
     who: Principal,
     State(state): State<IngressState>,
@@ -92,19 +107,29 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(contact)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Case-insensitive substring of phone, email or name.
+    #[param(max_length = 200)]
     pub q: Option<String>,
+    /// Page size (default 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
+    /// The `next` of the previous page.
+    #[param(value_type = Option<uuid::Uuid>)]
     pub after: Option<String>,
 }
 
-/// `GET /api/v1/contacts?q=&limit=&after=`
+/// List and search contacts.
+#[utoipa::path(
+    get, path = "/contacts", tag = "contacts", params(ListQuery),
+    responses((status = 200, description = "A page of contacts", body = Page<Contact>)),
+)]
 pub async fn list(
     who: Principal,
     State(state): State<IngressState>,
-    Query(query): Query<ListQuery>,
+    QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<Page<Contact>>, ApiError> {
     who.require(Role::Agent)?;
     let mut fields = Fields::default();
@@ -121,7 +146,11 @@ pub async fn list(
     Ok(Json(Page::new(items, limit, |c| c.id)))
 }
 
-/// `GET /api/v1/contacts/{id}`
+/// Read a contact.
+#[utoipa::path(
+    get, path = "/contacts/{id}", tag = "contacts", params(("id" = Uuid, Path, description = "The contact's id")),
+    responses((status = 200, description = "The contact", body = Contact)),
+)]
 pub async fn read(
     who: Principal,
     State(state): State<IngressState>,
@@ -135,7 +164,15 @@ pub async fn read(
     found.map(Json).ok_or_else(not_found)
 }
 
-/// `PATCH /api/v1/contacts/{id}`
+/// Change a contact's fields.
+#[utoipa::path(
+    patch, path = "/contacts/{id}", tag = "contacts", params(("id" = Uuid, Path, description = "The contact's id")),
+    request_body = ContactBody,
+    responses(
+        (status = 200, description = "The updated contact", body = Contact),
+        (status = 409, description = "Another contact has this phone number or email", body = ErrorBody),
+    ),
+)]
 pub async fn update(
     who: Principal,
     State(state): State<IngressState>,
@@ -164,7 +201,11 @@ pub async fn update(
     Ok(Json(updated))
 }
 
-/// `DELETE /api/v1/contacts/{id}` → 204, with the contact's conversations and messages.
+/// Delete a contact, with its conversations and messages.
+#[utoipa::path(
+    delete, path = "/contacts/{id}", tag = "contacts", params(("id" = Uuid, Path, description = "The contact's id")),
+    responses((status = 204, description = "Deleted")),
+)]
 pub async fn delete(
     who: Principal,
     State(state): State<IngressState>,

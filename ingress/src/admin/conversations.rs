@@ -2,16 +2,19 @@
 //! filters and cursor pagination.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use switchyard_shared::db::TenantTx;
 use switchyard_shared::db::conversations::{self, Conversation, ConversationFilter};
 use switchyard_shared::db::messages::{self, MessageFilter, MessageRecord};
 use switchyard_shared::domain::Channel;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
+use super::QueryParams;
 use super::pagination::{self, Page};
+use super::schema::{ConversationStatus, Direction, MessageStatus};
 use super::validate::Fields;
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
@@ -51,24 +54,38 @@ fn channel(fields: &mut Fields, raw: Option<&str>) -> Option<Channel> {
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConversationQuery {
+    #[param(value_type = Option<Channel>)]
     pub channel: Option<String>,
+    #[param(value_type = Option<Uuid>)]
     pub contact_id: Option<String>,
+    #[param(value_type = Option<ConversationStatus>)]
     pub status: Option<String>,
     /// Last activity at or after this time (RFC 3339).
+    #[param(value_type = Option<DateTime<Utc>>)]
     pub since: Option<String>,
     /// Last activity before this time.
+    #[param(value_type = Option<DateTime<Utc>>)]
     pub until: Option<String>,
+    /// Page size (default 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
+    /// The `next` of the previous page.
+    #[param(value_type = Option<Uuid>)]
     pub after: Option<String>,
 }
 
-/// `GET /api/v1/conversations`
+/// List conversations in the order they started.
+#[utoipa::path(
+    get, path = "/conversations", tag = "conversations", params(ConversationQuery),
+    responses((status = 200, description = "A page of conversations", body = Page<Conversation>)),
+)]
 pub async fn list_conversations(
     who: Principal,
     State(state): State<IngressState>,
-    Query(q): Query<ConversationQuery>,
+    QueryParams(q): QueryParams<ConversationQuery>,
 ) -> Result<Json<Page<Conversation>>, ApiError> {
     who.require(Role::Agent)?;
     let mut fields = Fields::default();
@@ -92,24 +109,42 @@ pub async fn list_conversations(
     Ok(Json(Page::new(items, limit, |c| c.id)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MessageQuery {
+    #[param(value_type = Option<Uuid>)]
     pub conversation_id: Option<String>,
+    #[param(value_type = Option<Uuid>)]
     pub contact_id: Option<String>,
+    #[param(value_type = Option<Channel>)]
     pub channel: Option<String>,
+    #[param(value_type = Option<Direction>)]
     pub direction: Option<String>,
+    #[param(value_type = Option<MessageStatus>)]
     pub status: Option<String>,
+    /// Created at or after this time (RFC 3339).
+    #[param(value_type = Option<DateTime<Utc>>)]
     pub since: Option<String>,
+    /// Created before this time.
+    #[param(value_type = Option<DateTime<Utc>>)]
     pub until: Option<String>,
+    /// Page size (default 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
+    /// The `next` of the previous page.
+    #[param(value_type = Option<Uuid>)]
     pub after: Option<String>,
 }
 
-/// `GET /api/v1/messages`
+/// List messages in the order they were stored.
+#[utoipa::path(
+    get, path = "/messages", tag = "conversations", params(MessageQuery),
+    responses((status = 200, description = "A page of messages", body = Page<MessageRecord>)),
+)]
 pub async fn list_messages(
     who: Principal,
     State(state): State<IngressState>,
-    Query(q): Query<MessageQuery>,
+    QueryParams(q): QueryParams<MessageQuery>,
 ) -> Result<Json<Page<MessageRecord>>, ApiError> {
     who.require(Role::Agent)?;
     let mut fields = Fields::default();

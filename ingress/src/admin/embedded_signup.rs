@@ -15,19 +15,27 @@ use serde::Deserialize;
 use switchyard_shared::domain::{PhoneNumberId, WabaId};
 use switchyard_shared::secrets::SecretString;
 use switchyard_shared::tenancy::{self, WhatsAppChannelInput};
+use utoipa::ToSchema;
 
 use super::whatsapp::{WhatsAppView, view};
 use super::{JsonBody, audit};
 use crate::auth::TenantAdmin;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::graph::GraphError;
 use crate::startup::IngressState;
 
-#[derive(Debug, Deserialize)]
+/// What the browser got from Meta's Embedded Signup.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Signup {
+    /// The code from `FB.login`'s answer; valid for 30 seconds.
+    #[schema(min_length = 1, max_length = 2048, pattern = r"\S")]
     pub code: String,
+    /// From the `WA_EMBEDDED_SIGNUP` event; checked against what the token may manage.
+    #[schema(pattern = r"^[0-9]{1,32}$")]
     pub waba_id: Option<String>,
+    /// From the `WA_EMBEDDED_SIGNUP` event.
+    #[schema(pattern = r"^[0-9]{1,32}$")]
     pub phone_number_id: Option<String>,
 }
 
@@ -38,6 +46,16 @@ fn meta(step: &str, e: GraphError) -> ApiError {
     }
 }
 
+/// Finish WhatsApp Embedded Signup: exchange the code, check the granted WABA, subscribe the
+/// app, then store the config. Tenant admins.
+#[utoipa::path(
+    post, path = "/channels/whatsapp/embedded-signup", tag = "channels", request_body = Signup,
+    responses(
+        (status = 200, description = "The stored config, secrets masked", body = WhatsAppView),
+        (status = 409, description = "The number belongs to another tenant", body = ErrorBody),
+        (status = 502, description = "Meta refused a call; `provider_code` is Meta's code", body = ErrorBody),
+    ),
+)]
 pub async fn finish(
     TenantAdmin(who): TenantAdmin,
     State(state): State<IngressState>,

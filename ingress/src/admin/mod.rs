@@ -9,13 +9,15 @@
 
 mod api_keys;
 mod audit;
-mod body;
 mod channel_fields;
 mod channels;
 mod contacts;
 mod conversations;
 mod embedded_signup;
+mod extract;
+pub mod openapi;
 mod pagination;
+mod schema;
 mod session;
 mod tenants;
 mod users;
@@ -23,71 +25,72 @@ mod validate;
 mod vault;
 mod whatsapp;
 
-pub use body::JsonBody;
+pub use extract::{JsonBody, QueryParams};
 
 use axum::Router;
-use axum::routing::{delete, get, post};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::startup::IngressState;
 
-pub fn routes() -> Router<IngressState> {
-    Router::new()
-        .route("/auth/login", post(session::login))
-        .route("/auth/logout-everywhere", post(session::logout_everywhere))
-        .route("/me", get(session::me))
-        .route("/users", post(users::create).get(users::list))
-        .route("/api-keys", post(api_keys::create).get(api_keys::list))
-        .route("/api-keys/{id}", delete(api_keys::revoke))
-        .route("/contacts", post(contacts::create).get(contacts::list))
-        .route(
-            "/contacts/{id}",
-            get(contacts::read)
-                .patch(contacts::update)
-                .delete(contacts::delete),
-        )
-        .route("/conversations", get(conversations::list_conversations))
-        .route("/messages", get(conversations::list_messages))
-        .route("/vault", post(vault::create).get(vault::list))
-        .route(
-            "/vault/{id}",
-            get(vault::read).put(vault::replace).delete(vault::delete),
-        )
-        .route("/vault/{id}/reveal", post(vault::reveal))
-        .route("/tenant", get(tenants::read_own).patch(tenants::patch_own))
-        .route(
-            "/channels/whatsapp",
-            get(whatsapp::read_own)
-                .put(whatsapp::put_own)
-                .delete(channels::delete_whatsapp),
-        )
-        .route(
-            "/channels/{channel}",
-            get(channels::read)
-                .put(channels::put)
-                .delete(channels::delete),
-        )
-        .route(
-            "/channels/whatsapp/embedded-signup",
-            post(embedded_signup::finish),
-        )
-        .route("/channels/{channel}/reveal", post(channels::reveal))
-        .route("/channels/{channel}/activate", post(channels::activate))
-        .route("/channels/{channel}/deactivate", post(channels::deactivate))
-        .route("/channels/{channel}/effective", get(channels::effective))
-        .route("/platform/channel-stats", get(channels::stats))
-        .route("/tenants", post(tenants::create).get(tenants::list))
-        .route("/tenants/ensure", post(tenants::ensure))
-        .route(
-            "/tenants/{tenant_id}",
-            get(tenants::read)
-                .patch(tenants::patch)
-                .delete(tenants::delete),
-        )
-        .route("/tenants/{tenant_id}/suspend", post(tenants::suspend))
-        .route("/tenants/{tenant_id}/reactivate", post(tenants::reactivate))
-        .route(
-            "/tenants/{tenant_id}/channels/whatsapp",
-            get(whatsapp::read).put(whatsapp::put),
-        )
-        .route("/platform/audit-log", get(audit::list))
+/// The admin API under `/api/v1`, and its OpenAPI document and reference page.
+pub fn router() -> Router<IngressState> {
+    let (api, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .nest("/api/v1", routes())
+        .split_for_parts();
+    api.merge(openapi::routes(&openapi::finish(document)))
+}
+
+/// Every admin route, each documented by its handler's `#[utoipa::path]`. One `routes!` per
+/// path.
+fn routes() -> OpenApiRouter<IngressState> {
+    OpenApiRouter::new()
+        .routes(routes!(session::login))
+        .routes(routes!(session::logout_everywhere))
+        .routes(routes!(session::me))
+        .routes(routes!(users::create, users::list))
+        .routes(routes!(api_keys::create, api_keys::list))
+        .routes(routes!(api_keys::revoke))
+        .routes(routes!(contacts::create, contacts::list))
+        .routes(routes!(contacts::read, contacts::update, contacts::delete))
+        .routes(routes!(conversations::list_conversations))
+        .routes(routes!(conversations::list_messages))
+        .routes(routes!(vault::create, vault::list))
+        .routes(routes!(vault::read, vault::replace, vault::delete))
+        .routes(routes!(vault::reveal))
+        .routes(routes!(tenants::read_own, tenants::patch_own))
+        .routes(routes!(
+            whatsapp::read_own,
+            whatsapp::put_own,
+            channels::delete_whatsapp
+        ))
+        .routes(routes!(embedded_signup::finish))
+        .routes(routes!(
+            channels::sms::read,
+            channels::sms::put,
+            channels::sms::delete
+        ))
+        .routes(routes!(
+            channels::voice::read,
+            channels::voice::put,
+            channels::voice::delete
+        ))
+        .routes(routes!(
+            channels::email::read,
+            channels::email::put,
+            channels::email::delete
+        ))
+        .routes(routes!(channels::reveal))
+        .routes(routes!(channels::activate))
+        .routes(routes!(channels::deactivate))
+        .routes(routes!(channels::effective))
+        .routes(routes!(channels::stats))
+        .routes(routes!(tenants::create, tenants::list))
+        .routes(routes!(tenants::ensure))
+        .routes(routes!(tenants::read, tenants::patch, tenants::delete))
+        .routes(routes!(tenants::suspend))
+        .routes(routes!(tenants::reactivate))
+        .routes(routes!(whatsapp::read, whatsapp::put))
+        .routes(routes!(audit::list))
 }

@@ -33,8 +33,8 @@ pub fn parse(fields: &mut Fields, limit: Option<&str>, after: Option<&str>) -> (
     (limit, after)
 }
 
-#[derive(Debug, Serialize)]
-pub struct Page<T: Serialize> {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass as `after` for the next page; absent on the last page.
     pub next: Option<Uuid>,

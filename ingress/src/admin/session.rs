@@ -6,31 +6,44 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use switchyard_shared::db::{TenantTx, users};
 use switchyard_shared::domain::TenantId;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{JsonBody, audit};
 use crate::auth::{Principal, Role, passwords};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::startup::IngressState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
     pub email: String,
     pub password: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LoginToken {
+    /// Send as `Authorization: Bearer <access_token>`.
     pub access_token: String,
+    #[schema(example = "Bearer")]
     pub token_type: &'static str,
+    /// Seconds until the token expires.
     pub expires_in: u64,
+    #[schema(value_type = Role)]
     pub role: String,
     pub tenant_id: Option<Uuid>,
 }
 
-/// `POST /api/v1/auth/login` → a bearer token. 401 for a wrong email or password (the same
-/// answer, in about the same time, for both); 429 past the per-address attempt quota.
+/// Log in with email and password for a bearer token (a JWT). A wrong email and a wrong
+/// password get the same answer, in about the same time.
+#[utoipa::path(
+    post, path = "/auth/login", tag = "auth", request_body = Login, operation_id = "login",
+    responses(
+        (status = 200, description = "A bearer token", body = LoginToken),
+        (status = 401, description = "Wrong email or password", body = ErrorBody),
+        (status = 429, description = "Too many attempts for this address; retry in a minute", body = ErrorBody),
+    ),
+)]
 pub async fn login(
     State(state): State<IngressState>,
     JsonBody(body): JsonBody<Login>,
@@ -74,8 +87,11 @@ pub async fn login(
     }))
 }
 
-/// `POST /api/v1/auth/logout-everywhere`: every token issued for the tenant stops working
-/// at once. Tenant admins (for their tenant) and platform admins (with `X-Tenant-Id`).
+/// Every login token issued for the tenant stops working at once. Tenant admins.
+#[utoipa::path(
+    post, path = "/auth/logout-everywhere", tag = "auth",
+    responses((status = 204, description = "Every token of the tenant is revoked")),
+)]
 pub async fn logout_everywhere(
     who: Principal,
     State(state): State<IngressState>,
@@ -97,15 +113,20 @@ pub async fn logout_everywhere(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Me {
+    /// `admin_token`, `user:<id>` or `api_key:<id>`.
     pub actor: String,
     pub role: Role,
     pub tenant_id: Option<TenantId>,
     pub acting_tenant_id: Option<TenantId>,
 }
 
-/// `GET /api/v1/me`
+/// Who the credentials belong to, and which tenant the request acts for.
+#[utoipa::path(
+    get, path = "/me", tag = "auth",
+    responses((status = 200, description = "The caller", body = Me)),
+)]
 pub async fn me(who: Principal) -> Json<Me> {
     Json(Me {
         actor: who.actor,

@@ -6,27 +6,31 @@
 //! id. Suspending a tenant keeps accepting and recording its webhooks without processing them.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use switchyard_shared::db::tenants::{self, NewTenant, Tenant, TenantSummary, TenantUpdate};
 use switchyard_shared::db::{DbError, TenantTx, held_events, whatsapp_channels};
 use switchyard_shared::domain::{TenantId, TenantSlug, TenantStatus};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::api_keys::{CreatedKey, issue};
-use super::{JsonBody, audit};
+use super::{JsonBody, QueryParams, audit};
 use crate::auth::{PlatformAdmin, Principal, Role, TenantAdmin};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::startup::IngressState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     /// Derived from the name when absent.
+    #[schema(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
     pub slug: Option<String>,
     /// Sent to a contact's first WhatsApp message.
+    #[schema(min_length = 1, max_length = 4096, pattern = r"\S")]
     pub welcome_text: Option<String>,
 }
 
@@ -47,7 +51,7 @@ fn parse_welcome(text: &Option<String>) -> Result<(), ApiError> {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ProvisionedTenant {
     #[serde(flatten)]
     pub tenant: Tenant,
@@ -103,7 +107,15 @@ async fn provision(
     ))
 }
 
-/// `POST /api/v1/tenants` → 201 with the tenant and its first API key.
+/// Provision a tenant: a unique slug, the defaults, and a first API key (shown once).
+/// Platform admins.
+#[utoipa::path(
+    post, path = "/tenants", tag = "tenants", request_body = CreateTenant,
+    responses(
+        (status = 201, description = "The tenant and its first API key", body = ProvisionedTenant),
+        (status = 409, description = "The explicit slug is taken", body = ErrorBody),
+    ),
+)]
 pub async fn create(
     PlatformAdmin(who): PlatformAdmin,
     State(state): State<IngressState>,
@@ -130,14 +142,17 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnsureTenant {
+    /// The integration's own id of the organisation.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub external_org_id: String,
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EnsuredTenant {
     pub created: bool,
     pub tenant: Tenant,
@@ -145,8 +160,15 @@ pub struct EnsuredTenant {
     pub api_key: Option<CreatedKey>,
 }
 
-/// `POST /api/v1/tenants/ensure`: the tenant of an integration's org id, created on first
-/// call (201), returned as it is on later calls (200).
+/// The tenant of an integration's org id: created (with a first API key) on the first call,
+/// returned as it is on later calls. Platform admins.
+#[utoipa::path(
+    post, path = "/tenants/ensure", tag = "tenants", request_body = EnsureTenant,
+    responses(
+        (status = 200, description = "The tenant already existed", body = EnsuredTenant),
+        (status = 201, description = "The tenant was created", body = EnsuredTenant),
+    ),
+)]
 pub async fn ensure(
     PlatformAdmin(who): PlatformAdmin,
     State(state): State<IngressState>,
@@ -225,39 +247,52 @@ pub(crate) fn parse_tenant_id(raw: &str) -> Result<TenantId, ApiError> {
         .map_err(|_| ApiError::NotFound("no such tenant".into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Cursor: the last tenant id of the previous page.
-    pub after: Option<Uuid>,
-    pub limit: Option<i32>,
+    /// The `next` of the previous page.
+    #[param(value_type = Option<Uuid>)]
+    pub after: Option<String>,
+    /// Page size (default 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TenantPage {
     pub tenants: Vec<TenantSummary>,
     /// Pass as `after` for the next page; absent on the last page.
     pub next: Option<Uuid>,
 }
 
-/// `GET /api/v1/tenants`: every tenant with counts (contacts, conversations, messages, users).
+/// Every tenant, with counts of contacts, conversations, messages and users. Platform admins.
+#[utoipa::path(
+    get, path = "/tenants", tag = "tenants", params(ListQuery),
+    responses((status = 200, description = "A page of tenants", body = TenantPage)),
+)]
 pub async fn list(
     who: Principal,
     State(state): State<IngressState>,
-    Query(query): Query<ListQuery>,
+    QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<TenantPage>, ApiError> {
     who.require(Role::PlatformAdmin)?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::field("limit", "must be 1-200"));
-    }
-    let tenants = tenants::list_with_counts(&state.pool, query.after, limit).await?;
+    let mut fields = super::validate::Fields::default();
+    let (limit, after) =
+        super::pagination::parse(&mut fields, query.limit.as_deref(), query.after.as_deref());
+    fields.finish()?;
+    let limit = i32::try_from(limit).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let tenants = tenants::list_with_counts(&state.pool, after, limit).await?;
     let next = (tenants.len() == usize::try_from(limit).unwrap_or(usize::MAX))
         .then(|| tenants.last().map(|t| t.id))
         .flatten();
     Ok(Json(TenantPage { tenants, next }))
 }
 
-/// `GET /api/v1/tenants/{tenant_id}`
+/// Read a tenant. Platform admins.
+#[utoipa::path(
+    get, path = "/tenants/{tenant_id}", tag = "tenants", params(("tenant_id" = Uuid, Path, description = "The tenant's id")),
+    responses((status = 200, description = "The tenant", body = Tenant)),
+)]
 pub async fn read(
     who: Principal,
     State(state): State<IngressState>,
@@ -270,15 +305,22 @@ pub async fn read(
         .ok_or_else(|| ApiError::NotFound("no such tenant".into()))
 }
 
-#[derive(Debug, Deserialize)]
+/// The fields to change; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchTenant {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
+    #[schema(min_length = 1, max_length = 50, pattern = r"\S")]
     pub plan: Option<String>,
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub rate_limit_per_minute: Option<i32>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 4096, pattern = r"\S")]
     pub welcome_text: Option<Option<String>>,
+    /// Any JSON object; replaces the stored one.
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
 }
 
@@ -351,7 +393,11 @@ async fn apply(
     Ok(Json(updated))
 }
 
-/// `PATCH /api/v1/tenants/{tenant_id}`
+/// Change a tenant. Platform admins.
+#[utoipa::path(
+    patch, path = "/tenants/{tenant_id}", tag = "tenants", params(("tenant_id" = Uuid, Path, description = "The tenant's id")), request_body = PatchTenant,
+    responses((status = 200, description = "The updated tenant", body = Tenant)),
+)]
 pub async fn patch(
     PlatformAdmin(who): PlatformAdmin,
     State(state): State<IngressState>,
@@ -362,7 +408,12 @@ pub async fn patch(
     apply(&state, &who, tenant, body.parse()?, "tenant.update").await
 }
 
-/// `POST /api/v1/tenants/{tenant_id}/suspend`
+/// Suspend a tenant: its webhooks are still accepted and recorded, but not processed until
+/// it is reactivated. Platform admins.
+#[utoipa::path(
+    post, path = "/tenants/{tenant_id}/suspend", tag = "tenants", params(("tenant_id" = Uuid, Path, description = "The tenant's id")),
+    responses((status = 200, description = "The suspended tenant", body = Tenant)),
+)]
 pub async fn suspend(
     who: Principal,
     State(state): State<IngressState>,
@@ -383,7 +434,7 @@ pub async fn suspend(
     .await
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Reactivated {
     #[serde(flatten)]
     pub tenant: Tenant,
@@ -391,9 +442,13 @@ pub struct Reactivated {
     pub released_events: u64,
 }
 
-/// `POST /api/v1/tenants/{tenant_id}/reactivate`: the tenant is active again, and the events
-/// held while it was suspended are published in arrival order. If the broker fails midway the
-/// answer is 503 and calling again releases the rest (dedup makes a repeat harmless).
+/// Reactivate a tenant and publish, in arrival order, the events held while it was
+/// suspended. If the broker fails midway the answer is 503 and calling again releases the rest
+/// (dedup makes a repeat harmless). Platform admins.
+#[utoipa::path(
+    post, path = "/tenants/{tenant_id}/reactivate", tag = "tenants", params(("tenant_id" = Uuid, Path, description = "The tenant's id")),
+    responses((status = 200, description = "The active tenant and how many events were released", body = Reactivated)),
+)]
 pub async fn reactivate(
     who: Principal,
     State(state): State<IngressState>,
@@ -425,7 +480,11 @@ pub async fn reactivate(
     }))
 }
 
-/// `GET /api/v1/tenant`: the caller's own tenant (or `X-Tenant-Id`'s, for platform admins).
+/// The caller's own tenant (or `X-Tenant-Id`'s, for platform admins).
+#[utoipa::path(
+    get, path = "/tenant", tag = "tenants",
+    responses((status = 200, description = "The tenant", body = Tenant)),
+)]
 pub async fn read_own(
     who: Principal,
     State(state): State<IngressState>,
@@ -436,7 +495,11 @@ pub async fn read_own(
         .ok_or_else(|| ApiError::NotFound("no such tenant".into()))
 }
 
-/// `PATCH /api/v1/tenant`: tenant admins update their own tenant.
+/// Change the caller's own tenant. Tenant admins.
+#[utoipa::path(
+    patch, path = "/tenant", tag = "tenants", request_body = PatchTenant,
+    responses((status = 200, description = "The updated tenant", body = Tenant)),
+)]
 pub async fn patch_own(
     TenantAdmin(who): TenantAdmin,
     State(state): State<IngressState>,
@@ -446,7 +509,11 @@ pub async fn patch_own(
     apply(&state, &who, tenant, body.parse()?, "tenant.update").await
 }
 
-/// `DELETE /api/v1/tenants/{tenant_id}` → 204; everything the tenant owns goes with it.
+/// Delete a tenant and everything it owns. Platform admins.
+#[utoipa::path(
+    delete, path = "/tenants/{tenant_id}", tag = "tenants", params(("tenant_id" = Uuid, Path, description = "The tenant's id")),
+    responses((status = 204, description = "Deleted")),
+)]
 pub async fn delete(
     who: Principal,
     State(state): State<IngressState>,

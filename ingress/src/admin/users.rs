@@ -7,27 +7,39 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use switchyard_shared::db::TenantTx;
 use switchyard_shared::db::users::{self, NewUser, User};
+use utoipa::ToSchema;
 
 use super::{JsonBody, audit, validate};
 use crate::auth::{Principal, Role, TenantAdmin, passwords};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::startup::IngressState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
+    /// `platform_admin` users are created by platform admins only.
+    #[schema(value_type = Role)]
     pub role: String,
     pub display_name: Option<String>,
 }
 
-/// `POST /api/v1/users` → 201; 409 when the email is taken.
+/// Create a user of the acting tenant (or, for platform admins, another platform admin).
+#[utoipa::path(
+    post, path = "/users", tag = "users", request_body = CreateUser,
+    responses(
+        (status = 201, description = "The new user", body = User),
+        (status = 409, description = "The email is taken", body = ErrorBody),
+    ),
+)]
 pub async fn create(
     TenantAdmin(who): TenantAdmin,
     State(state): State<IngressState>,
     JsonBody(body): JsonBody<CreateUser>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<User>), ApiError> {
     let mut fields = validate::Fields::default();
     let email = fields.check("email", validate::email(&body.email));
     fields.check("password", validate::password(&body.password));
@@ -57,9 +69,15 @@ pub async fn create(
         .await;
         return Ok((
             StatusCode::CREATED,
-            Json(serde_json::json!({
-                "id": id, "email": email, "role": role, "tenant_id": null,
-            })),
+            Json(User {
+                id,
+                tenant_id: None,
+                email,
+                role: role.as_str().to_owned(),
+                display_name: body.display_name,
+                created_at: chrono::Utc::now(),
+                last_login_at: None,
+            }),
         ));
     }
     let tenant = who.tenant()?;
@@ -84,13 +102,14 @@ pub async fn create(
         serde_json::json!({ "role": role.as_str() }),
     )
     .await;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::to_value(user).map_err(|e| ApiError::Internal(e.to_string()))?),
-    ))
+    Ok((StatusCode::CREATED, Json(user)))
 }
 
-/// `GET /api/v1/users`: the acting tenant's users.
+/// List the acting tenant's users. Tenant admins.
+#[utoipa::path(
+    get, path = "/users", tag = "users",
+    responses((status = 200, description = "Every user of the tenant", body = Vec<User>)),
+)]
 pub async fn list(
     who: Principal,
     State(state): State<IngressState>,

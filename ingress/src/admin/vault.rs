@@ -16,9 +16,11 @@ use switchyard_shared::db::vault::{self, VaultRow};
 use switchyard_shared::db::{DbError, TenantTx};
 use switchyard_shared::domain::TenantId;
 use switchyard_shared::secrets::SecretString;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::contacts::parse_id;
+use super::schema::VaultKind;
 use super::validate::Fields;
 use super::{JsonBody, audit};
 use crate::auth::{Principal, Role, TenantAdmin};
@@ -43,10 +45,15 @@ const GENESYS_REGIONS: [&str; 14] = [
     "mypurecloud.com.au",
 ];
 
-#[derive(Debug, Deserialize)]
+/// A vault entry. `genesys_cloud` takes `fields.region`, `fields.client_id` and
+/// `secrets.client_secret`; `custom` takes up to 20 fields and 20 secrets, named with 1-64 of
+/// `[A-Za-z0-9_]`, values 1-4096 characters.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VaultBody {
+    #[schema(value_type = VaultKind)]
     pub kind: String,
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
@@ -140,12 +147,15 @@ fn context(tenant: TenantId, id: Uuid) -> String {
 }
 
 /// An entry as the API shows it: secrets masked.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct VaultView {
     pub id: Uuid,
+    #[schema(value_type = VaultKind)]
     pub kind: String,
     pub name: String,
+    #[schema(value_type = BTreeMap<String, String>)]
     pub fields: serde_json::Value,
+    /// Masked (`***1234`).
     pub secrets: BTreeMap<String, String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -203,7 +213,11 @@ async fn store(
     view(state, tenant, row)
 }
 
-/// `POST /api/v1/vault` → 201, secrets masked.
+/// Store a new entry.
+#[utoipa::path(
+    post, path = "/vault", tag = "vault", request_body = VaultBody,
+    responses((status = 201, description = "The entry, secrets masked", body = VaultView)),
+)]
 pub async fn create(
     TenantAdmin(who): TenantAdmin,
     State(state): State<IngressState>,
@@ -221,7 +235,11 @@ async fn existing(state: &IngressState, tenant: TenantId, id: Uuid) -> Result<Va
     row.ok_or_else(|| ApiError::NotFound("no such vault entry".into()))
 }
 
-/// `PUT /api/v1/vault/{id}`: replace an entry.
+/// Replace an entry.
+#[utoipa::path(
+    put, path = "/vault/{id}", tag = "vault", params(("id" = Uuid, Path, description = "The entry's id")), request_body = VaultBody,
+    responses((status = 200, description = "The entry, secrets masked", body = VaultView)),
+)]
 pub async fn replace(
     TenantAdmin(who): TenantAdmin,
     State(state): State<IngressState>,
@@ -234,7 +252,11 @@ pub async fn replace(
     Ok(Json(store(&state, &who, id, entry, "vault.replace").await?))
 }
 
-/// `GET /api/v1/vault`
+/// List the entries, secrets masked.
+#[utoipa::path(
+    get, path = "/vault", tag = "vault",
+    responses((status = 200, description = "Every entry, secrets masked", body = Vec<VaultView>)),
+)]
 pub async fn list(
     who: Principal,
     State(state): State<IngressState>,
@@ -250,7 +272,11 @@ pub async fn list(
         .map(Json)
 }
 
-/// `GET /api/v1/vault/{id}`, secrets masked.
+/// Read an entry, secrets masked.
+#[utoipa::path(
+    get, path = "/vault/{id}", tag = "vault", params(("id" = Uuid, Path, description = "The entry's id")),
+    responses((status = 200, description = "The entry, secrets masked", body = VaultView)),
+)]
 pub async fn read(
     who: Principal,
     State(state): State<IngressState>,
@@ -262,13 +288,17 @@ pub async fn read(
     Ok(Json(view(&state, tenant, row)?))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Revealed {
     pub id: Uuid,
     pub secrets: BTreeMap<String, String>,
 }
 
-/// `POST /api/v1/vault/{id}/reveal`: the secrets in full. Tenant admins only; audited.
+/// Reveal an entry's secrets in full. Tenant admins; audited.
+#[utoipa::path(
+    post, path = "/vault/{id}/reveal", tag = "vault", params(("id" = Uuid, Path, description = "The entry's id")),
+    responses((status = 200, description = "The secrets in full", body = Revealed)),
+)]
 pub async fn reveal(
     who: Principal,
     State(state): State<IngressState>,
@@ -299,7 +329,11 @@ pub async fn reveal(
     }))
 }
 
-/// `DELETE /api/v1/vault/{id}` → 204.
+/// Delete an entry.
+#[utoipa::path(
+    delete, path = "/vault/{id}", tag = "vault", params(("id" = Uuid, Path, description = "The entry's id")),
+    responses((status = 204, description = "Deleted")),
+)]
 pub async fn delete(
     who: Principal,
     State(state): State<IngressState>,

@@ -13,22 +13,34 @@ use switchyard_shared::secrets::{SecretString, mask};
 use switchyard_shared::tenancy::{
     self, WhatsAppChannelInput, whatsapp_app_secret_context, whatsapp_token_context,
 };
+use utoipa::ToSchema;
 
 use super::tenants::parse_tenant_id;
 use super::{JsonBody, audit};
 use crate::auth::{PlatformAdmin, Principal, Role, TenantAdmin};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::startup::IngressState;
 
-#[derive(Debug, Deserialize)]
+/// A tenant's WhatsApp Cloud API number and credentials.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutWhatsApp {
+    /// The number's id in the Graph API; routes webhooks to the tenant.
+    #[schema(pattern = r"^[0-9]{1,32}$", example = "100000000000001")]
     pub phone_number_id: String,
+    /// The WhatsApp Business Account the number belongs to.
+    #[schema(pattern = r"^[0-9]{1,32}$", example = "200000000000002")]
     pub waba_id: String,
+    #[schema(max_length = 64)]
     pub display_phone_number: Option<String>,
+    /// A system user or business token. Secret.
+    #[schema(min_length = 8, max_length = 4096, pattern = r"^\S(.*\S)?$")]
     pub access_token: String,
+    /// The tenant's own Meta app secret, if its webhooks come from its own app. Secret.
+    #[schema(min_length = 8, max_length = 256, pattern = r"^\S(.*\S)?$")]
     pub app_secret: Option<String>,
     #[serde(default = "active_by_default")]
+    #[schema(default = true)]
     pub is_active: bool,
 }
 
@@ -64,7 +76,7 @@ impl PutWhatsApp {
 }
 
 /// What the API shows of a config: secrets masked.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct WhatsAppView {
     pub tenant_id: TenantId,
     pub phone_number_id: String,
@@ -144,8 +156,15 @@ async fn read_for(state: &IngressState, tenant: TenantId) -> Result<Json<WhatsAp
     Ok(Json(view(state, row)?))
 }
 
-/// `PUT /api/v1/tenants/{tenant_id}/channels/whatsapp` (platform admins): create or replace.
-/// 404 for an unknown tenant; 409 when the `phone_number_id` belongs to another tenant.
+/// Create or replace a tenant's WhatsApp config. Platform admins.
+#[utoipa::path(
+    put, path = "/tenants/{tenant_id}/channels/whatsapp", tag = "tenants", params(("tenant_id" = Uuid, Path, description = "The tenant's id")),
+    request_body = PutWhatsApp,
+    responses(
+        (status = 200, description = "The stored config, secrets masked", body = WhatsAppView),
+        (status = 409, description = "The phone_number_id belongs to another tenant", body = ErrorBody),
+    ),
+)]
 pub async fn put(
     PlatformAdmin(who): PlatformAdmin,
     State(state): State<IngressState>,
@@ -155,7 +174,11 @@ pub async fn put(
     put_for(&state, &who, parse_tenant_id(&tenant_id)?, body).await
 }
 
-/// `GET /api/v1/tenants/{tenant_id}/channels/whatsapp` (platform admins), secrets masked.
+/// Read a tenant's WhatsApp config, secrets masked. Platform admins.
+#[utoipa::path(
+    get, path = "/tenants/{tenant_id}/channels/whatsapp", tag = "tenants", params(("tenant_id" = Uuid, Path, description = "The tenant's id")),
+    responses((status = 200, description = "The config, secrets masked", body = WhatsAppView)),
+)]
 pub async fn read(
     who: Principal,
     State(state): State<IngressState>,
@@ -165,7 +188,14 @@ pub async fn read(
     read_for(&state, parse_tenant_id(&tenant_id)?).await
 }
 
-/// `PUT /api/v1/channels/whatsapp`: the acting tenant's config (tenant admins).
+/// Create or replace the WhatsApp config. Tenant admins.
+#[utoipa::path(
+    put, path = "/channels/whatsapp", tag = "channels", request_body = PutWhatsApp,
+    responses(
+        (status = 200, description = "The stored config, secrets masked", body = WhatsAppView),
+        (status = 409, description = "The phone_number_id belongs to another tenant", body = ErrorBody),
+    ),
+)]
 pub async fn put_own(
     TenantAdmin(who): TenantAdmin,
     State(state): State<IngressState>,
@@ -175,7 +205,11 @@ pub async fn put_own(
     put_for(&state, &who, tenant, body).await
 }
 
-/// `GET /api/v1/channels/whatsapp`: the acting tenant's config, secrets masked.
+/// Read the WhatsApp config, secrets masked.
+#[utoipa::path(
+    get, path = "/channels/whatsapp", tag = "channels",
+    responses((status = 200, description = "The config, secrets masked", body = WhatsAppView)),
+)]
 pub async fn read_own(
     who: Principal,
     State(state): State<IngressState>,

@@ -35,7 +35,7 @@ pub async fn record(pool: &PgPool, entry: &AuditEntry<'_>) -> Result<(), DbError
     Ok(())
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct AuditRecord {
     pub id: Uuid,
     pub tenant_id: Option<Uuid>,

@@ -83,7 +83,7 @@ pub async fn upsert_whatsapp(
 }
 
 /// A contact as the API shows it.
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Contact {
     pub id: Uuid,
     pub phone: Option<String>,

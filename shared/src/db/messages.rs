@@ -153,7 +153,7 @@ pub async fn record_outbound(tx: &mut TenantTx, m: &OutboundMessage<'_>) -> Resu
 }
 
 /// A message as the API shows it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct MessageRecord {
     pub id: Uuid,
     pub conversation_id: Option<Uuid>,

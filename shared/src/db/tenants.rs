@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{DbError, TenantTx};
 use crate::domain::{TenantId, TenantSlug, TenantStatus};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Tenant {
     pub id: TenantId,
     pub slug: String,
@@ -155,7 +155,7 @@ pub async fn id_by_external_org(
 }
 
 /// One row of the platform's tenant list.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct TenantSummary {
     pub id: Uuid,
     pub slug: String,

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{DbError, TenantTx};
 use crate::domain::TenantId;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct User {
     pub id: Uuid,
     pub tenant_id: Option<Uuid>,

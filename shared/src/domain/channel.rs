@@ -8,7 +8,7 @@ use super::ParseError;
 
 /// A conversation channel. Providers map onto channels: WhatsApp Cloud API → `Whatsapp`,
 /// Telnyx messaging and legacy Twilio → `Sms`, Telnyx call control → `Voice`, Gmail → `Email`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     Whatsapp,

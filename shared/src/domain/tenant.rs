@@ -9,8 +9,21 @@ use uuid::Uuid;
 use super::ParseError;
 
 /// The id of a tenant. Row-level security keys on it (`app.tenant_id`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(transparent)]
+#[schema(value_type = uuid::Uuid)]
 pub struct TenantId(Uuid);
 
 impl TenantId {
@@ -109,7 +122,7 @@ impl fmt::Display for TenantSlug {
 }
 
 /// Whether a tenant's events are processed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TenantStatus {
     Active,
