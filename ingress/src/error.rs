@@ -29,6 +29,10 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     TooManyRequests(String),
+    #[error("the body is larger than the limit")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("request body is invalid")]
     Validation(BTreeMap<String, String>),
     /// A provider (e.g. Meta) refused a call made on the caller's behalf.
@@ -50,7 +54,8 @@ pub struct ErrorBody {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Machine-readable: `unauthorized`, `forbidden`, `not_found`, `bad_request`, `conflict`,
-    /// `too_many_requests`, `validation_failed`, `provider_error`, `unavailable`, `internal`.
+    /// `too_many_requests`, `payload_too_large`, `unsupported_media_type`, `validation_failed`,
+    /// `provider_error`, `unavailable`, `internal`.
     #[schema(example = "validation_failed")]
     pub code: &'static str,
     /// For a human.
@@ -72,6 +77,10 @@ impl ApiError {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             Self::Provider { .. } => (StatusCode::BAD_GATEWAY, "provider_error"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -125,6 +134,12 @@ impl From<DbError> for ApiError {
             DbError::Conflict { constraint } => {
                 ApiError::Conflict(format!("already exists ({constraint})"))
             }
+            DbError::MissingReference { constraint } if constraint.ends_with("tenant_id_fkey") => {
+                ApiError::NotFound("no such tenant".into())
+            }
+            DbError::MissingReference { constraint } => ApiError::NotFound(format!(
+                "a referenced resource does not exist ({constraint})"
+            )),
             e if e.is_transient() => ApiError::Unavailable(e.to_string()),
             e => ApiError::Internal(e.to_string()),
         }

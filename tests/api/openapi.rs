@@ -130,3 +130,128 @@ async fn the_reference_page_and_unknown_routes() {
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_found");
 }
+
+/// What the contract run (schemathesis) found, pinned: each of these answered 500 once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_input_gets_4xx_never_500() {
+    let app = spawn_app().await;
+    let (_, key) = app.provision("Hostile Input").await;
+
+    // NUL cannot be stored by PostgreSQL: refused before it gets there, in bodies and queries.
+    let nul_contact = app
+        .client
+        .post(app.url("/api/v1/contacts"))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body(r#"{"phone": "+15550001111", "display_name": "\u0000"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nul_contact.status(), 422);
+    let error: Value = nul_contact.json().await.unwrap();
+    assert!(error["error"]["fields"]["body"].is_string(), "{error}");
+    let nul_tenant = app
+        .client
+        .post(app.url("/api/v1/tenants"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(r#"{"name": "a\u0000b"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nul_tenant.status(), 422);
+    let nul_query = app
+        .call(Method::GET, "/api/v1/contacts?q=a%00b", &key, None)
+        .await;
+    assert_eq!(nul_query.status(), 422);
+
+    // Numbers at the edge of a double do not read back from jsonb: refused.
+    let edge = app
+        .call(
+            Method::PATCH,
+            "/api/v1/tenant",
+            &key,
+            Some(serde_json::json!({ "metadata": { "x": 1.7976931348623157e308 } })),
+        )
+        .await;
+    assert_eq!(edge.status(), 422);
+    let fine = app
+        .call(
+            Method::PATCH,
+            "/api/v1/tenant",
+            &key,
+            Some(serde_json::json!({ "metadata": { "x": 12.5, "tags": ["a"] } })),
+        )
+        .await;
+    assert_eq!(fine.status(), 200);
+
+    // Not JSON: 415, not a plain-text rejection.
+    let form = app
+        .client
+        .post(app.url("/api/v1/contacts"))
+        .bearer_auth(&key)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("phone=%2B15550001111")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 415);
+    let error: Value = form.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "unsupported_media_type");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acting_on_a_deleted_tenant_is_404_not_500() {
+    let app = spawn_app().await;
+    let (tenant, _) = app.provision("Soon Gone").await;
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tenants/{tenant}"),
+            ADMIN_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+    for (path, body) in [
+        (
+            "/api/v1/contacts",
+            serde_json::json!({ "phone": "+15550001111" }),
+        ),
+        ("/api/v1/api-keys", serde_json::json!({ "name": "late" })),
+        (
+            "/api/v1/vault",
+            serde_json::json!({ "kind": "custom", "name": "late", "fields": { "a": "b" } }),
+        ),
+    ] {
+        let response = app
+            .client
+            .post(app.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("x-tenant-id", &tenant)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["message"], "no such tenant", "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_tenants_with_one_name_all_get_a_slug() {
+    let app = spawn_app().await;
+    let mut slugs = std::collections::HashSet::new();
+    for _ in 0..8 {
+        let response = app
+            .admin_post("/api/v1/tenants", &serde_json::json!({ "name": "Acme" }))
+            .await;
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.unwrap();
+        assert!(slugs.insert(body["slug"].as_str().unwrap().to_owned()));
+    }
+    for expected in ["acme", "acme-2", "acme-5"] {
+        assert!(slugs.contains(expected), "{expected} in {slugs:?}");
+    }
+}

@@ -8,7 +8,8 @@ use switchyard_shared::domain::{Channel, E164Number, TenantId};
 use switchyard_shared::secrets::SecretString;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
-    AdditionalProperties, KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat, Type,
+    AdditionalProperties, KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat, SchemaType,
+    Type,
 };
 use utoipa::{PartialSchema, ToSchema};
 
@@ -108,8 +109,9 @@ fn body_schema(channel: Channel) -> RefOr<Schema> {
                 .description(Some("Whether webhooks route to this config (default true)")),
         );
     for spec in fields {
+        // `null` leaves the field unset.
         let text = ObjectBuilder::new()
-            .schema_type(Type::String)
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
             .min_length(Some(1))
             .max_length(Some(MAX_VALUE_CHARS));
         let typed = match spec.format {

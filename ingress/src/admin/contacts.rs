@@ -24,11 +24,11 @@ use crate::startup::IngressState;
 #[serde(deny_unknown_fields)]
 pub struct ContactBody {
     /// E.164 (`+15550001111`); spaces, dashes, dots and parentheses are ignored.
-    #[schema(example = "+15550001111")]
+    #[schema(example = "+15550001111", pattern = r"^\+[1-9][0-9]{6,14}$")]
     pub phone: Option<String>,
     #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub display_name: Option<String>,
 }
 

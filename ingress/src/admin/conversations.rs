@@ -61,7 +61,7 @@ pub struct ConversationQuery {
     pub channel: Option<String>,
     #[param(value_type = Option<Uuid>)]
     pub contact_id: Option<String>,
-    #[param(value_type = Option<ConversationStatus>)]
+    #[param(value_type = Option<ConversationStatus>, inline)]
     pub status: Option<String>,
     /// Last activity at or after this time (RFC 3339).
     #[param(value_type = Option<DateTime<Utc>>)]
@@ -118,9 +118,9 @@ pub struct MessageQuery {
     pub contact_id: Option<String>,
     #[param(value_type = Option<Channel>)]
     pub channel: Option<String>,
-    #[param(value_type = Option<Direction>)]
+    #[param(value_type = Option<Direction>, inline)]
     pub direction: Option<String>,
-    #[param(value_type = Option<MessageStatus>)]
+    #[param(value_type = Option<MessageStatus>, inline)]
     pub status: Option<String>,
     /// Created at or after this time (RFC 3339).
     #[param(value_type = Option<DateTime<Utc>>)]

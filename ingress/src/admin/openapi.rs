@@ -121,12 +121,24 @@ fn add_common(operation: &mut Operation) {
         if public && matches!(status, "401" | "403" | "404") {
             continue;
         }
-        operation
-            .responses
-            .responses
-            .entry(status.to_owned())
-            .or_insert_with(|| error_answer(description));
+        add_error(operation, status, description);
     }
+    if operation.request_body.is_some() {
+        add_error(operation, "413", "The body is larger than the limit");
+        add_error(
+            operation,
+            "415",
+            "The body is not JSON (Content-Type: application/json)",
+        );
+    }
+}
+
+fn add_error(operation: &mut Operation, status: &str, description: &str) {
+    operation
+        .responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| error_answer(description));
 }
 
 fn error_answer(description: &str) -> RefOr<Response> {

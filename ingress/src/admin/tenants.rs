@@ -60,7 +60,8 @@ pub struct ProvisionedTenant {
 }
 
 /// Create the tenant and its first API key in one transaction. With a derived slug, a taken
-/// one gets `-2`, `-3`, … appended; an explicit slug that is taken is a 409.
+/// one gets `-2` … `-5` appended, then a random suffix (many tenants share common names); an
+/// explicit slug that is taken is a 409.
 async fn provision(
     state: &IngressState,
     name: String,
@@ -74,12 +75,13 @@ async fn provision(
         None => TenantSlug::from_name(&name).map_err(|e| ApiError::field("name", e.reason))?,
     };
     for attempt in 1..=20u32 {
-        let slug = if attempt == 1 {
-            base.clone()
-        } else {
-            let stem: String = base.as_str().chars().take(58).collect();
-            TenantSlug::parse(&format!("{stem}-{attempt}"))
-                .map_err(|e| ApiError::Internal(e.to_string()))?
+        let stem: String = base.as_str().chars().take(54).collect();
+        let slug = match attempt {
+            1 => base.clone(),
+            2..=5 => TenantSlug::parse(&format!("{stem}-{attempt}"))
+                .map_err(|e| ApiError::Internal(e.to_string()))?,
+            _ => TenantSlug::parse(&format!("{stem}-{:08x}", rand::random::<u32>()))
+                .map_err(|e| ApiError::Internal(e.to_string()))?,
         };
         let mut tx = TenantTx::begin(&state.pool, TenantId::new()).await?;
         let new = NewTenant {
@@ -167,6 +169,7 @@ pub struct EnsuredTenant {
     responses(
         (status = 200, description = "The tenant already existed", body = EnsuredTenant),
         (status = 201, description = "The tenant was created", body = EnsuredTenant),
+        (status = 409, description = "A concurrent call for the same org id could not be resolved; retry", body = ErrorBody),
     ),
 )]
 pub async fn ensure(
@@ -319,7 +322,7 @@ pub struct PatchTenant {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, min_length = 1, max_length = 4096, pattern = r"\S")]
     pub welcome_text: Option<Option<String>>,
-    /// Any JSON object; replaces the stored one.
+    /// Any JSON object of at most 16 KiB; replaces the stored one.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
 }
@@ -353,10 +356,8 @@ impl PatchTenant {
         {
             fields.check::<(), _>("welcome_text", Err("must be 1-4096 characters"));
         }
-        if let Some(metadata) = &self.metadata
-            && !metadata.is_object()
-        {
-            fields.check::<(), _>("metadata", Err("must be a JSON object"));
+        if let Some(metadata) = &self.metadata {
+            fields.check("metadata", check_metadata(metadata));
         }
         fields.finish()?;
         Ok(TenantUpdate {
@@ -368,6 +369,33 @@ impl PatchTenant {
             status: None,
         })
     }
+}
+
+/// The largest `metadata` object, serialized.
+const MAX_METADATA_BYTES: usize = 16 * 1024;
+
+/// `metadata` is a JSON object of at most 16 KiB whose numbers stay well inside the range of a
+/// double: PostgreSQL stores them as exact decimals, and a number at the edge of the range may
+/// not read back as one.
+fn check_metadata(metadata: &serde_json::Value) -> Result<(), &'static str> {
+    fn numbers_in_range(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::Number(n) => n.as_f64().is_some_and(|f| f.abs() < 1e300),
+            serde_json::Value::Array(items) => items.iter().all(numbers_in_range),
+            serde_json::Value::Object(map) => map.values().all(numbers_in_range),
+            _ => true,
+        }
+    }
+    if !metadata.is_object() {
+        return Err("must be a JSON object");
+    }
+    if metadata.to_string().len() > MAX_METADATA_BYTES {
+        return Err("must be at most 16 KiB");
+    }
+    if !numbers_in_range(metadata) {
+        return Err("numbers must be between -1e300 and 1e300");
+    }
+    Ok(())
 }
 
 async fn apply(

@@ -24,7 +24,7 @@ use super::schema::VaultKind;
 use super::validate::Fields;
 use super::{JsonBody, audit};
 use crate::auth::{Principal, Role, TenantAdmin};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::startup::IngressState;
 
 /// Genesys Cloud region domains (login and API hosts are `login.{region}`, `api.{region}`).
@@ -216,7 +216,10 @@ async fn store(
 /// Store a new entry.
 #[utoipa::path(
     post, path = "/vault", tag = "vault", request_body = VaultBody,
-    responses((status = 201, description = "The entry, secrets masked", body = VaultView)),
+    responses(
+        (status = 201, description = "The entry, secrets masked", body = VaultView),
+        (status = 409, description = "The tenant has an entry with this name", body = ErrorBody),
+    ),
 )]
 pub async fn create(
     TenantAdmin(who): TenantAdmin,
@@ -238,7 +241,10 @@ async fn existing(state: &IngressState, tenant: TenantId, id: Uuid) -> Result<Va
 /// Replace an entry.
 #[utoipa::path(
     put, path = "/vault/{id}", tag = "vault", params(("id" = Uuid, Path, description = "The entry's id")), request_body = VaultBody,
-    responses((status = 200, description = "The entry, secrets masked", body = VaultView)),
+    responses(
+        (status = 200, description = "The entry, secrets masked", body = VaultView),
+        (status = 409, description = "The tenant has another entry with this name", body = ErrorBody),
+    ),
 )]
 pub async fn replace(
     TenantAdmin(who): TenantAdmin,

@@ -31,13 +31,14 @@ pub struct PutWhatsApp {
     /// The WhatsApp Business Account the number belongs to.
     #[schema(pattern = r"^[0-9]{1,32}$", example = "200000000000002")]
     pub waba_id: String,
-    #[schema(max_length = 64)]
+    /// As Meta shows it, e.g. `+1 555-000-1111`.
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub display_phone_number: Option<String>,
     /// A system user or business token. Secret.
-    #[schema(min_length = 8, max_length = 4096, pattern = r"^\S(.*\S)?$")]
+    #[schema(min_length = 8, max_length = 4096, pattern = r"\S")]
     pub access_token: String,
     /// The tenant's own Meta app secret, if its webhooks come from its own app. Secret.
-    #[schema(min_length = 8, max_length = 256, pattern = r"^\S(.*\S)?$")]
+    #[schema(min_length = 8, max_length = 256, pattern = r"\S")]
     pub app_secret: Option<String>,
     #[serde(default = "active_by_default")]
     #[schema(default = true)]
@@ -55,19 +56,29 @@ impl PutWhatsApp {
         let waba_id =
             WabaId::parse(&self.waba_id).map_err(|e| ApiError::field("waba_id", e.reason))?;
         let token = self.access_token.trim();
-        if token.len() < 8 || token.len() > 4096 {
+        if token.chars().count() < 8 || self.access_token.chars().count() > 4096 {
             return Err(ApiError::field("access_token", "must be 8-4096 characters"));
         }
-        let app_secret = match self.app_secret.as_deref().map(str::trim) {
-            Some(s) if s.len() < 8 || s.len() > 256 => {
+        let display_phone_number = self.display_phone_number.map(|d| d.trim().to_owned());
+        if display_phone_number
+            .as_ref()
+            .is_some_and(|d| d.is_empty() || d.chars().count() > 64)
+        {
+            return Err(ApiError::field(
+                "display_phone_number",
+                "must be 1-64 characters",
+            ));
+        }
+        let app_secret = match self.app_secret.as_deref() {
+            Some(raw) if raw.trim().chars().count() < 8 || raw.chars().count() > 256 => {
                 return Err(ApiError::field("app_secret", "must be 8-256 characters"));
             }
-            other => other.map(SecretString::new),
+            other => other.map(|raw| SecretString::new(raw.trim())),
         };
         Ok(WhatsAppChannelInput {
             phone_number_id,
             waba_id,
-            display_phone_number: self.display_phone_number,
+            display_phone_number,
             access_token: SecretString::new(token),
             app_secret,
             is_active: self.is_active,

@@ -6,6 +6,10 @@ pub enum DbError {
     /// A unique constraint refused the write; the field names the constraint.
     #[error("conflict on {constraint}")]
     Conflict { constraint: String },
+    /// A foreign key refused the write: the row it points at does not exist (any more), e.g.
+    /// the tenant was deleted while the request was in flight.
+    #[error("missing reference ({constraint})")]
+    MissingReference { constraint: String },
     #[error("migration failed: {0}")]
     Migrate(String),
     #[error("stored data is invalid: {0}")]
@@ -38,19 +42,28 @@ impl DbError {
             },
             // A concurrent insert of the same row: retrying sees the winner's row.
             DbError::Conflict { .. } => true,
-            DbError::Migrate(_) | DbError::Corrupt(_) => false,
+            DbError::MissingReference { .. } | DbError::Migrate(_) | DbError::Corrupt(_) => false,
         }
     }
 }
 
 impl From<sqlx::Error> for DbError {
     fn from(e: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &e
-            && db.code().as_deref() == Some("23505")
-        {
-            return DbError::Conflict {
-                constraint: db.constraint().unwrap_or("unique").to_owned(),
-            };
+        if let sqlx::Error::Database(db) = &e {
+            let constraint = || db.constraint().unwrap_or("unnamed").to_owned();
+            match db.code().as_deref() {
+                Some("23505") => {
+                    return DbError::Conflict {
+                        constraint: constraint(),
+                    };
+                }
+                Some("23503") => {
+                    return DbError::MissingReference {
+                        constraint: constraint(),
+                    };
+                }
+                _ => {}
+            }
         }
         DbError::Sqlx(e)
     }
