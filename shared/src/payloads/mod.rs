@@ -3,4 +3,5 @@
 //! passes through unchanged.
 
 pub mod telnyx;
+pub mod twilio;
 pub mod whatsapp;
