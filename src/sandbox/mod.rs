@@ -5,6 +5,7 @@
 //! code, so what the tests check is what a local run shows.
 
 pub mod graph;
+pub mod signing;
 pub mod simulate;
 
 pub use graph::{FakeGraph, SentMessage};
