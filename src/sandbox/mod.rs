@@ -5,6 +5,9 @@
 //! code, so what the tests check is what a local run shows.
 
 pub mod graph;
+pub mod server;
+pub mod signing;
 pub mod simulate;
+pub mod telnyx;
 
 pub use graph::{FakeGraph, SentMessage};

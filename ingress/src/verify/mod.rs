@@ -2,3 +2,5 @@
 //! received, before any parsing: re-serialised JSON would not match the provider's signature.
 
 pub mod meta;
+pub mod telnyx;
+pub mod twilio;

@@ -2,4 +2,6 @@
 //! (applying) read. Only the fields Switchyard uses are typed; the rest stays JSON so a payload
 //! passes through unchanged.
 
+pub mod telnyx;
+pub mod twilio;
 pub mod whatsapp;

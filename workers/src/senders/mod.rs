@@ -1,6 +1,7 @@
 //! Channel senders: turn an outbound intent into the provider's API call and classify the
 //! answer so the outbox knows whether a retry is safe.
 
+pub mod telnyx;
 pub mod whatsapp;
 
 /// Why a send did not return a provider message id.
