@@ -165,12 +165,12 @@ async fn injected_rate_limits_and_server_errors_are_retryable() {
 }
 
 #[tokio::test]
-async fn a_late_answer_is_an_unknown_outcome_and_the_retry_is_deduplicated() {
+async fn a_late_answer_is_retried_and_the_retry_is_deduplicated() {
     let h = harness(Duration::from_millis(300)).await;
     h.fake.fail_next(failure(1, 200, 1_500));
     let key = Uuid::now_v7();
     let late = h.send(key, &sms("+15550003333")).await.unwrap_err();
-    assert!(matches!(late.error, SendError::Ambiguous(_)), "{late}");
+    assert!(matches!(late.error, SendError::Retryable(_)), "{late}");
     // Telnyx took it anyway; sending again with the same key does not send twice.
     assert_eq!(h.fake.sent().len(), 1);
     let id = h.send(key, &sms("+15550003333")).await.unwrap();

@@ -11,9 +11,12 @@
 //!
 //! - 429 (with `Retry-After`, kept in [`TelnyxSendError::retry_after`]), 408 and 5xx, and a
 //!   connection that could not be opened: not sent, safe to retry;
+//! - a time-out or a broken connection once the request went out: retried too, unlike on
+//!   WhatsApp — the retry carries the same `Idempotency-Key`, so if the first request was
+//!   accepted Telnyx answers with that message instead of sending another;
 //! - any other 4xx: refused for good, with Telnyx's code, title and detail;
-//! - a time-out or a broken connection once the request went out, or a success we cannot
-//!   read: the outcome is unknown, so it is not retried (like the WhatsApp sender).
+//! - a success whose body names no message: the outcome is unknown (a retry would get the same
+//!   answer), so it is left for an operator.
 //!
 //! [`interpret`] reads an answer and is pure, so it is tested on the documented responses.
 
@@ -135,22 +138,26 @@ impl TelnyxSender {
             Ok(body) => body,
             // A refusal is a refusal even if its explanation got lost.
             Err(_) if !status.is_success() => Default::default(),
+            // Accepted, but the answer was cut: the retry's Idempotency-Key fetches it again.
             Err(e) => {
-                return Err(SendError::Ambiguous(format!("response body: {e}")).into());
+                return Err(SendError::Retryable(format!("response body: {e}")).into());
             }
         };
         interpret(status, retry_after.as_deref(), &body, Utc::now())
     }
 }
 
-/// A request that got no answer: safe to retry only if it never left.
+/// A request that got no answer. Even one that left is safe to retry: the retry carries the
+/// same `Idempotency-Key`.
 fn unanswered(e: &reqwest::Error) -> SendError {
-    if e.is_connect() {
-        SendError::Retryable(format!("connect: {e}"))
-    } else if e.is_builder() {
+    if e.is_builder() {
         SendError::Permanent(format!("request: {e}"))
+    } else if e.is_connect() {
+        SendError::Retryable(format!("connect: {e}"))
     } else {
-        SendError::Ambiguous(format!("request: {e}"))
+        SendError::Retryable(format!(
+            "no answer (retried under the same Idempotency-Key): {e}"
+        ))
     }
 }
 
