@@ -12,10 +12,19 @@ cd "$(dirname "$0")/../.."
 
 log() { printf '\033[1;34m[contract]\033[0m %s\n' "$*" >&2; }
 
+apt_install() {
+  log "installing $*"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+command -v curl >/dev/null 2>&1 || apt_install curl
+command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
+
 venv=target/contract-venv
 if [ ! -x "$venv/bin/schemathesis" ]; then
   log "installing schemathesis into $venv"
-  python3 -m venv "$venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; rm -rf "$venv"; python3 -m venv "$venv"; }
   "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==4.32.5"
 fi
 
