@@ -5,8 +5,8 @@
 # does not match the document, any invalid input that is accepted, and any route that works
 # without credentials.
 #
-# Called by deploy/local/test.sh after the Rust suite; needs the services it started and the
-# debug binary the suite built. CONTRACT_MAX_EXAMPLES bounds the examples per operation.
+# Called by deploy/local/test.sh once the services run and the debug binary is built.
+# CONTRACT_MAX_EXAMPLES bounds the examples per operation, CONTRACT_MAX_TIME the run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Quick start, part 2: the whole test suite against real PostgreSQL and RabbitMQ, then the
-# contract test of the admin API (deploy/local/contract.sh).
+# Quick start, part 2: the whole test suite against real PostgreSQL and RabbitMQ: the contract
+# test of the admin API (deploy/local/contract.sh), then the Rust suite.
 #
 # Starts (or installs) both services and creates the roles; each test then creates its own
 # database (migrated) and its own queue prefix, so tests run in parallel.
@@ -22,7 +22,8 @@ for db in $stale; do
 done
 
 export RUST_LOG=${RUST_LOG:-warn}
-cargo test --workspace --all-targets -- --test-threads "${TEST_THREADS:-4}"
-
-# The admin API against its own OpenAPI document (schemathesis; bounded in time).
+# The admin API against its own OpenAPI document (schemathesis; bounded in time), then the
+# Rust suite, whose summary closes the output.
+cargo build --quiet --bin switchyard
 bash deploy/local/contract.sh
+cargo test --workspace --all-targets -- --test-threads "${TEST_THREADS:-4}"
