@@ -23,6 +23,9 @@ pub enum EventKind {
     MessageReceived,
     /// A delivery receipt for a message we sent.
     MessageStatus,
+    /// A phone call's progress (initiated, answered, hung up) or what its voice assistant
+    /// reported (conversation ended, insights).
+    Call,
     /// Anything else the provider reports that we keep but do not act on yet
     /// (account updates, errors without a message, …).
     Other,
@@ -33,6 +36,7 @@ impl EventKind {
         match self {
             Self::MessageReceived => "message_received",
             Self::MessageStatus => "message_status",
+            Self::Call => "call",
             Self::Other => "other",
         }
     }

@@ -129,6 +129,7 @@ impl EventType {
         match self {
             Self::MessageReceived => EventKind::MessageReceived,
             Self::MessageSent | Self::MessageFinalized => EventKind::MessageStatus,
+            other if other.channel() == Some(Channel::Voice) => EventKind::Call,
             _ => EventKind::Other,
         }
     }

@@ -169,6 +169,36 @@ impl InboundSms {
     pub fn params(&self) -> &FormParams {
         &self.params
     }
+
+    /// What the envelope carries: `{"provider": "twilio", "params": {<field>: <value>, …}}`
+    /// (every field is single-valued once [`InboundSms::from_params`] accepted it).
+    pub fn envelope_payload(&self) -> serde_json::Value {
+        let params: serde_json::Map<String, serde_json::Value> = self
+            .params
+            .pairs()
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        serde_json::json!({ "provider": "twilio", "params": params })
+    }
+
+    /// Read an envelope's payload back (the worker side of [`InboundSms::envelope_payload`]).
+    pub fn from_envelope_payload(payload: &serde_json::Value) -> Result<Self, TwilioPayloadError> {
+        let params = payload
+            .get("params")
+            .and_then(serde_json::Value::as_object)
+            .ok_or(TwilioPayloadError::Missing("params"))?;
+        Self::from_params(FormParams::from_pairs(
+            params
+                .iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned()))),
+        ))
+    }
+
+    /// Whether an SMS envelope's payload came from Twilio (else it is a Telnyx webhook).
+    pub fn is_envelope_payload(payload: &serde_json::Value) -> bool {
+        payload.get("provider").and_then(serde_json::Value::as_str) == Some("twilio")
+    }
 }
 
 #[cfg(test)]
@@ -187,6 +217,23 @@ mod tests {
 
     fn inbound(body: &[u8]) -> Result<InboundSms, TwilioPayloadError> {
         InboundSms::from_params(FormParams::parse(body))
+    }
+
+    #[test]
+    fn the_envelope_payload_reads_back_the_same_message() {
+        let sms = inbound(INBOUND).unwrap();
+        let payload = sms.envelope_payload();
+        assert!(InboundSms::is_envelope_payload(&payload));
+        assert_eq!(payload["params"]["Body"], "Table for 4? 🍽");
+        let back = InboundSms::from_envelope_payload(&payload).unwrap();
+        assert_eq!(back, sms);
+        assert!(!InboundSms::is_envelope_payload(
+            &serde_json::json!({ "data": {} })
+        ));
+        assert!(
+            InboundSms::from_envelope_payload(&serde_json::json!({ "provider": "twilio" }))
+                .is_err()
+        );
     }
 
     #[test]

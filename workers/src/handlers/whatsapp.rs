@@ -37,7 +37,7 @@ pub async fn apply(tx: &mut TenantTx, envelope: &Envelope) -> Result<Applied, Ha
             apply_status(tx, &value).await?;
             Ok(Applied::default())
         }
-        EventKind::Other => {
+        EventKind::Other | EventKind::Call => {
             tracing::info!(field = %change.field, "WhatsApp notification kept without action");
             Ok(Applied::default())
         }

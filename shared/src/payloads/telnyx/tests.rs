@@ -128,7 +128,7 @@ fn call_initiated() {
     let hook = webhook(CALL_INITIATED);
     assert_eq!(hook.event_type(), &EventType::CallInitiated);
     assert_eq!(hook.event_type().channel(), Some(Channel::Voice));
-    assert_eq!(hook.envelope_kind(), EventKind::Other);
+    assert_eq!(hook.envelope_kind(), EventKind::Call);
     assert_eq!(
         hook.routing(),
         Ok(Some(Routing::Voice {
