@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, post};
 use sqlx::PgPool;
 use switchyard_shared::config::IngressConfig;
 use switchyard_shared::queue::EventQueue;
@@ -19,7 +19,9 @@ use tower_http::trace::TraceLayer;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::login_limiter::LoginLimiter;
 use crate::error::ApiError;
-use crate::routing::WhatsAppRoutes;
+use crate::routing::invalidation::RouteCaches;
+use crate::routing::{ChannelRoutes, WhatsAppRoutes};
+use crate::verify::telnyx::TelnyxPublicKey;
 use crate::{admin, health, webhooks};
 
 /// Everything a handler may use; cheap to clone.
@@ -29,6 +31,9 @@ pub struct IngressState {
     pub queue: Arc<dyn EventQueue>,
     pub secrets: Arc<SecretBox>,
     pub whatsapp_routes: WhatsAppRoutes,
+    pub channel_routes: ChannelRoutes,
+    /// `TELNYX_PUBLIC_KEY`, parsed once; an unusable one is logged and ignored.
+    pub telnyx_public_key: Option<TelnyxPublicKey>,
     pub config: Arc<IngressConfig>,
     pub auth: Arc<AuthState>,
     pub graph: crate::graph::MetaGraph,
@@ -69,10 +74,17 @@ impl IngressState {
         secrets: Arc<SecretBox>,
         graph_api_base: &str,
     ) -> Self {
+        let ttl = Duration::from_secs(config.route_cache_ttl_secs);
         let whatsapp_routes = WhatsAppRoutes::new(
             pool.clone(),
             secrets.clone(),
-            Duration::from_secs(config.route_cache_ttl_secs),
+            ttl,
+            config.route_cache_capacity,
+        );
+        let channel_routes = ChannelRoutes::new(
+            pool.clone(),
+            secrets.clone(),
+            ttl,
             config.route_cache_capacity,
         );
         Self {
@@ -80,6 +92,12 @@ impl IngressState {
             queue,
             secrets,
             whatsapp_routes,
+            channel_routes,
+            telnyx_public_key: config.telnyx_public_key.as_deref().and_then(|text| {
+                TelnyxPublicKey::parse(text)
+                    .map_err(|e| tracing::error!(error = %e, "TELNYX_PUBLIC_KEY is ignored"))
+                    .ok()
+            }),
             auth: Arc::new(AuthState::new(&config)),
             graph: crate::graph::MetaGraph::new(graph_api_base),
             config: Arc::new(config),
@@ -95,6 +113,15 @@ pub fn router(state: IngressState) -> Router {
             "/webhooks/whatsapp",
             get(webhooks::whatsapp::verify_subscription).post(webhooks::whatsapp::receive),
         )
+        // One handler: the event type says what it is. The sub-paths let a messaging profile
+        // and a Call Control app point at URLs of their own.
+        .route("/webhooks/telnyx", post(webhooks::telnyx::receive))
+        .route(
+            "/webhooks/telnyx/messaging",
+            post(webhooks::telnyx::receive),
+        )
+        .route("/webhooks/telnyx/voice", post(webhooks::telnyx::receive))
+        .route("/webhooks/twilio/sms", post(webhooks::twilio::receive_sms))
         .merge(admin::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -116,7 +143,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     tokio::spawn(crate::routing::invalidation::listen(
         state.pool.clone(),
-        state.whatsapp_routes.clone(),
+        RouteCaches {
+            whatsapp: state.whatsapp_routes.clone(),
+            channels: state.channel_routes.clone(),
+        },
         shutdown.clone(),
     ));
     let app = router(state);

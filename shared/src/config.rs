@@ -115,6 +115,16 @@ pub struct IngressConfig {
     #[arg(long, env = "TELNYX_MESSAGING_PROFILE_ID")]
     pub telnyx_messaging_profile_id: Option<String>,
 
+    /// The platform's Twilio auth token, for tenants on the platform's Twilio account; a
+    /// tenant's own `twilio_auth_token` verifies that tenant's webhooks.
+    #[arg(long, env = "TWILIO_AUTH_TOKEN")]
+    pub twilio_auth_token: Option<SecretString>,
+
+    /// The public base URL providers call (e.g. `https://hooks.example.com`), for signatures
+    /// over the URL (Twilio); when unset it is rebuilt from `X-Forwarded-Proto` and `Host`.
+    #[arg(long, env = "PUBLIC_BASE_URL")]
+    pub public_base_url: Option<String>,
+
     /// The platform Meta app's id (embedded signup exchanges codes as this app, with
     /// WHATSAPP_APP_SECRET).
     #[arg(long, env = "META_APP_ID")]

@@ -5,7 +5,7 @@ use sqlx::PgPool;
 
 use crate::db::whatsapp_channels::{self, WhatsAppChannelRow, WhatsAppChannelUpsert};
 use crate::db::{DbError, TenantTx, tenants};
-use crate::domain::{PhoneNumberId, TenantId, WabaId};
+use crate::domain::{Channel, PhoneNumberId, TenantId, WabaId};
 use crate::secrets::{SecretBox, SecretString, SecretsError};
 
 /// Associated data that binds a sealed WhatsApp access token to its tenant.
@@ -16,6 +16,12 @@ pub fn whatsapp_token_context(tenant: TenantId) -> String {
 /// Associated data that binds a sealed Meta app secret to its tenant.
 pub fn whatsapp_app_secret_context(tenant: TenantId) -> String {
     format!("whatsapp.app_secret:{tenant}")
+}
+
+/// Associated data that binds the sealed secrets of a tenant's `sms`, `voice` or `email`
+/// config to that tenant and channel.
+pub fn channel_secrets_context(channel: Channel, tenant: TenantId) -> String {
+    format!("channel.{channel}:{tenant}")
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -166,6 +166,8 @@ impl TestEnv {
                 telnyx_api_key: Some(SecretString::new("KEY_PLATFORM_DEFAULT_0001")),
                 telnyx_public_key: None,
                 telnyx_messaging_profile_id: None,
+                twilio_auth_token: None,
+                public_base_url: None,
                 admin_token: Some(SecretString::new(ADMIN_TOKEN)),
                 jwt_secret: Some(SecretString::new("test-jwt-secret-0123456789abcdef0123")),
                 jwt_ttl_secs: 600,

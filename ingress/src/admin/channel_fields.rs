@@ -164,7 +164,7 @@ pub(super) fn parse_channel(raw: &str) -> Result<Channel, ApiError> {
 }
 
 pub(super) fn context(channel: Channel, tenant: TenantId) -> String {
-    format!("channel.{channel}:{tenant}")
+    switchyard_shared::tenancy::channel_secrets_context(channel, tenant)
 }
 
 pub(super) struct ValidConfig {

@@ -11,12 +11,26 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use switchyard_shared::shutdown::Shutdown;
 
-use super::WhatsAppRoutes;
+use super::{ChannelRoutes, WhatsAppRoutes};
+
+/// Every route cache of this replica.
+#[derive(Clone)]
+pub struct RouteCaches {
+    pub whatsapp: WhatsAppRoutes,
+    pub channels: ChannelRoutes,
+}
+
+impl RouteCaches {
+    fn invalidate_all(&self) {
+        self.whatsapp.invalidate_all();
+        self.channels.invalidate_all();
+    }
+}
 
 pub const CHANNEL: &str = "switchyard_routes";
 
 /// Listen until `shutdown`, reconnecting after failures.
-pub async fn listen(pool: PgPool, routes: WhatsAppRoutes, shutdown: Shutdown) {
+pub async fn listen(pool: PgPool, routes: RouteCaches, shutdown: Shutdown) {
     let mut delay = Duration::from_millis(200);
     loop {
         match subscribe(&pool).await {
@@ -57,9 +71,10 @@ async fn subscribe(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     Ok(listener)
 }
 
-async fn apply(routes: &WhatsAppRoutes, payload: &str) {
+async fn apply(routes: &RouteCaches, payload: &str) {
     match payload.split_once(':') {
-        Some(("whatsapp", key)) => routes.invalidate(key).await,
+        Some(("whatsapp", key)) => routes.whatsapp.invalidate(key).await,
+        Some(("sms" | "voice" | "email", key)) => routes.channels.invalidate(key).await,
         _ => {
             tracing::debug!(
                 payload,

@@ -1,9 +1,8 @@
 //! `phone_number_id` → tenant, with the tenant's own Meta app secret when it has one.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use moka::Expiry;
 use moka::future::Cache;
 use sqlx::PgPool;
 use switchyard_shared::db::whatsapp_channels::{self, WhatsAppRoute};
@@ -11,6 +10,8 @@ use switchyard_shared::db::{DbError, TenantTx};
 use switchyard_shared::domain::{PhoneNumberId, TenantId};
 use switchyard_shared::secrets::{SecretBox, SecretString};
 use switchyard_shared::tenancy::whatsapp_app_secret_context;
+
+use super::expiry::RouteExpiry;
 
 /// A resolved route. `app_secret` is the tenant's own Meta app secret, opened, if configured.
 #[derive(Debug, Clone)]
@@ -27,23 +28,6 @@ impl WhatsAppTenant {
 
 type Entry = Option<Arc<WhatsAppTenant>>;
 
-/// How long a miss is remembered.
-const NEGATIVE_TTL: Duration = Duration::from_secs(5);
-
-struct RouteExpiry {
-    ttl: Duration,
-}
-
-impl Expiry<String, Entry> for RouteExpiry {
-    fn expire_after_create(&self, _key: &String, value: &Entry, _now: Instant) -> Option<Duration> {
-        Some(if value.is_some() {
-            self.ttl
-        } else {
-            NEGATIVE_TTL.min(self.ttl)
-        })
-    }
-}
-
 #[derive(Clone)]
 pub struct WhatsAppRoutes {
     cache: Cache<String, Entry>,
@@ -55,7 +39,7 @@ impl WhatsAppRoutes {
     pub fn new(pool: PgPool, secrets: Arc<SecretBox>, ttl: Duration, capacity: u64) -> Self {
         let cache = Cache::builder()
             .max_capacity(capacity)
-            .expire_after(RouteExpiry { ttl })
+            .expire_after(RouteExpiry::new(ttl))
             .build();
         Self {
             cache,

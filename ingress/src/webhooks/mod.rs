@@ -1,6 +1,9 @@
-//! Webhook endpoints, one file per provider, each with the same steps: verify the raw body,
-//! split it into events, route each to its tenant, publish (or record as unroutable), answer.
+//! Webhook endpoints, one file per provider ([`whatsapp`], [`telnyx`], [`twilio`]), each with
+//! the same steps: verify the raw body, split it into events, route each to its tenant, publish
+//! (or record as unroutable), answer.
 
+pub mod telnyx;
+pub mod twilio;
 pub mod whatsapp;
 
 use switchyard_shared::db::unroutable::{self, NewUnroutable};

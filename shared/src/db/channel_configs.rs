@@ -1,6 +1,7 @@
 //! `channel_configs`: a tenant's SMS, voice and email configuration, one row per channel.
 
 use chrono::{DateTime, Utc};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{DbError, TenantTx};
@@ -111,6 +112,24 @@ pub async fn delete(tx: &mut TenantTx, channel: Channel) -> Result<bool, DbError
 pub async fn stats(pool: &sqlx::PgPool) -> Result<Vec<(String, i64, i64)>, DbError> {
     Ok(
         sqlx::query_as("SELECT channel, active, inactive FROM platform_channel_stats()")
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+/// One channel of a tenant that claims a routing key.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ChannelRoute {
+    pub tenant_id: Uuid,
+    pub channel: String,
+    pub is_active: bool,
+}
+
+/// Every channel config that claims `key` (all of one tenant: a key belongs to one tenant).
+pub async fn route(pool: &PgPool, key: &str) -> Result<Vec<ChannelRoute>, DbError> {
+    Ok(
+        sqlx::query_as("SELECT tenant_id, channel, is_active FROM channel_route($1)")
+            .bind(key)
             .fetch_all(pool)
             .await?,
     )

@@ -1,0 +1,146 @@
+//! SMS and voice routing keys → tenant, with the keys that verify that tenant's webhooks.
+//!
+//! The `sms`, `voice` and `email` channel configs claim routing keys (`phone:+15550003333`,
+//! `telnyx-connection:1494404757140276705`, …; see `admin/channel_fields.rs`). A key belongs
+//! to one tenant, possibly for several of its channels (one number for SMS and voice). A
+//! resolved route carries which of the tenant's channels claim the key and whether each is
+//! active, plus what verifies the tenant's own webhooks: its Telnyx public key (a Telnyx
+//! account of its own) and its Twilio auth token (opened from the sealed config).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+use sqlx::PgPool;
+use switchyard_shared::db::channel_configs::{self, ChannelConfigRow};
+use switchyard_shared::db::{DbError, TenantTx};
+use switchyard_shared::domain::{Channel, TenantId};
+use switchyard_shared::secrets::{SecretBox, SecretString};
+use switchyard_shared::tenancy::channel_secrets_context;
+
+use super::expiry::RouteExpiry;
+use crate::verify::telnyx::TelnyxPublicKey;
+
+/// The tenant behind a routing key.
+#[derive(Debug, Clone)]
+pub struct ChannelTenant {
+    pub tenant_id: TenantId,
+    /// The tenant's channels that claim the key, and whether each is active.
+    pub channels: Vec<(Channel, bool)>,
+    /// `telnyx_public_key` of the tenant's SMS config, when it has a Telnyx account of its own.
+    pub telnyx_public_key: Option<TelnyxPublicKey>,
+    /// `twilio_auth_token` of the tenant's SMS config.
+    pub twilio_auth_token: Option<SecretString>,
+}
+
+impl ChannelTenant {
+    /// Whether `channel` claims the key and is active; `None` when it does not claim it.
+    pub fn is_active(&self, channel: Channel) -> Option<bool> {
+        self.channels
+            .iter()
+            .find(|(c, _)| *c == channel)
+            .map(|(_, active)| *active)
+    }
+}
+
+type Entry = Option<Arc<ChannelTenant>>;
+
+#[derive(Clone)]
+pub struct ChannelRoutes {
+    cache: Cache<String, Entry>,
+    pool: PgPool,
+    secrets: Arc<SecretBox>,
+}
+
+impl ChannelRoutes {
+    pub fn new(pool: PgPool, secrets: Arc<SecretBox>, ttl: Duration, capacity: u64) -> Self {
+        let cache = Cache::builder()
+            .max_capacity(capacity)
+            .expire_after(RouteExpiry::new(ttl))
+            .build();
+        Self {
+            cache,
+            pool,
+            secrets,
+        }
+    }
+
+    /// The tenant that claims `key` (e.g. `phone:+15550003333`), or `None`.
+    pub async fn resolve(&self, key: &str) -> Result<Entry, Arc<DbError>> {
+        self.cache
+            .try_get_with(key.to_owned(), self.load(key))
+            .await
+    }
+
+    /// Forget a key after its configuration changed.
+    pub async fn invalidate(&self, key: &str) {
+        self.cache.invalidate(key).await;
+    }
+
+    /// Forget everything (after missed notifications).
+    pub fn invalidate_all(&self) {
+        self.cache.invalidate_all();
+    }
+
+    async fn load(&self, key: &str) -> Result<Entry, DbError> {
+        let routes = channel_configs::route(&self.pool, key).await?;
+        let Some(first) = routes.first() else {
+            return Ok(None);
+        };
+        let tenant_id = TenantId::from_uuid(first.tenant_id);
+        let channels = routes
+            .iter()
+            .filter(|r| r.tenant_id == first.tenant_id)
+            .filter_map(|r| Channel::parse(&r.channel).ok().map(|c| (c, r.is_active)))
+            .collect();
+        let mut tx = TenantTx::begin(&self.pool, tenant_id).await?;
+        let sms = channel_configs::get(&mut tx, Channel::Sms).await?;
+        tx.commit().await?;
+        let (telnyx_public_key, twilio_auth_token) = match sms {
+            Some(sms) => self.verification_keys(tenant_id, &sms)?,
+            None => (None, None),
+        };
+        Ok(Some(Arc::new(ChannelTenant {
+            tenant_id,
+            channels,
+            telnyx_public_key,
+            twilio_auth_token,
+        })))
+    }
+
+    fn verification_keys(
+        &self,
+        tenant: TenantId,
+        sms: &ChannelConfigRow,
+    ) -> Result<(Option<TelnyxPublicKey>, Option<SecretString>), DbError> {
+        let public_key = match sms
+            .settings
+            .get("telnyx_public_key")
+            .and_then(|v| v.as_str())
+        {
+            Some(text) => match TelnyxPublicKey::parse(text) {
+                Ok(key) => Some(key),
+                Err(e) => {
+                    // Stored as the tenant typed it; until it is fixed, only the platform key
+                    // verifies this tenant's webhooks.
+                    tracing::warn!(tenant_id = %tenant, error = %e, "tenant's Telnyx public key is unusable");
+                    None
+                }
+            },
+            None => None,
+        };
+        let auth_token = match sms
+            .secrets
+            .get("twilio_auth_token")
+            .and_then(|v| v.as_str())
+        {
+            Some(sealed) => Some(
+                self.secrets
+                    .open(sealed, &channel_secrets_context(Channel::Sms, tenant))
+                    .map_err(|e| DbError::Corrupt(format!("tenant Twilio auth token: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok((public_key, auth_token))
+    }
+}

@@ -1,0 +1,140 @@
+//! Legacy Twilio SMS: `POST /webhooks/twilio/sms`, form-encoded.
+//!
+//! Twilio signs the public URL it called plus the decoded form fields (sorted) with the
+//! account's auth token, in `X-Twilio-Signature`. So:
+//!
+//! 1. decode the fields ([`FormParams`]) — nothing is trusted yet;
+//! 2. resolve the tenant by the `To` number (the SMS config's `twilio_phone_number`);
+//! 3. verify with the platform's `TWILIO_AUTH_TOKEN`, else the tenant's own auth token, over
+//!    the URL Twilio called. The ingress sits behind proxies that change scheme, host and port,
+//!    so the URL is `PUBLIC_BASE_URL` + the request's path and query; without that setting it
+//!    is rebuilt from `X-Forwarded-Proto` / `Host`;
+//! 4. read the message ([`InboundSms`]; 400 with the reason when a verified form is not an
+//!    inbound SMS), publish with `twilio:<MessageSid>` as the dedup key, and answer with empty
+//!    TwiML once the broker confirmed — or record it as unroutable.
+//!
+//! Without a platform token, a request for a number no tenant has cannot be verified: 401.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use switchyard_shared::domain::{Channel, ConversationKey, E164Number};
+use switchyard_shared::envelope::{Envelope, EventKind, new_traceparent};
+use switchyard_shared::payloads::twilio::{FormParams, InboundSms};
+
+use super::{Unroutable, record_unroutable};
+use crate::error::ApiError;
+use crate::startup::IngressState;
+use crate::verify::twilio::{self, SIGNATURE_HEADER};
+
+/// What Twilio gets back: an empty TwiML document (no automatic reply).
+const EMPTY_TWIML: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response></Response>"#;
+
+/// The URL Twilio called, as it signed it.
+fn public_url(state: &IngressState, headers: &HeaderMap, uri: &Uri) -> String {
+    let path = uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or_else(|| uri.path());
+    if let Some(base) = &state.config.public_base_url {
+        return format!("{}{path}", base.trim_end_matches('/'));
+    }
+    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("http");
+    let host = text(header::HOST).unwrap_or("localhost");
+    format!("{scheme}://{host}{path}")
+}
+
+/// `POST /webhooks/twilio/sms`
+#[tracing::instrument(name = "twilio_webhook", skip_all, fields(bytes = body.len()))]
+pub async fn receive_sms(
+    State(state): State<IngressState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let signature = headers.get(SIGNATURE_HEADER).map(|v| v.as_bytes());
+    if signature.is_none() {
+        return Err(ApiError::Unauthorized(format!(
+            "missing {SIGNATURE_HEADER} header"
+        )));
+    }
+    let params = FormParams::parse(&body);
+    let url = public_url(&state, &headers, &uri);
+    let refused = |e: twilio::TwilioSignatureError| ApiError::Unauthorized(e.to_string());
+
+    let to = params.single("To").ok().flatten().unwrap_or_default();
+    let key = format!(
+        "phone:{}",
+        E164Number::parse(to)
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_else(|_| to.to_owned())
+    );
+    let tenant = state
+        .channel_routes
+        .resolve(&key)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("tenant lookup: {e}")))?;
+
+    let by_platform = state
+        .config
+        .twilio_auth_token
+        .as_ref()
+        .is_some_and(|token| {
+            twilio::verify(signature, token.expose().as_bytes(), &url, params.pairs()).is_ok()
+        });
+    if !by_platform {
+        let own = tenant.as_ref().and_then(|t| t.twilio_auth_token.as_ref());
+        match own {
+            Some(token) => {
+                twilio::verify(signature, token.expose().as_bytes(), &url, params.pairs())
+                    .map_err(refused)?
+            }
+            None => return Err(refused(twilio::TwilioSignatureError::WrongSignature)),
+        }
+    }
+
+    let sms = InboundSms::from_params(params).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let refusal = match &tenant {
+        None => Some("no tenant has this number"),
+        Some(t) => match t.is_active(Channel::Sms) {
+            None => Some("the tenant has no SMS channel on this number"),
+            Some(false) => Some("the tenant's SMS channel is inactive"),
+            Some(true) => None,
+        },
+    };
+    match (tenant, refusal) {
+        (Some(tenant), None) => {
+            let envelope = Envelope::new(
+                tenant.tenant_id,
+                Channel::Sms,
+                EventKind::MessageReceived,
+                sms.dedup_key().clone(),
+                ConversationKey::new(tenant.tenant_id, Channel::Sms, &sms.from),
+                new_traceparent(),
+                sms.envelope_payload(),
+            );
+            state.queue.publish(std::slice::from_ref(&envelope)).await?;
+            tracing::debug!(tenant_id = %envelope.tenant_id, event_id = %envelope.id,
+                channel = %envelope.channel, kind = envelope.kind.as_str(), "published");
+        }
+        (_, reason) => {
+            let unroutable = Unroutable {
+                routing_key: key,
+                reason: reason.unwrap_or("no tenant has this number"),
+                payload: sms.envelope_payload(),
+            };
+            record_unroutable(&state, "twilio", &[unroutable]).await?;
+        }
+    }
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/xml")],
+        EMPTY_TWIML,
+    )
+        .into_response())
+}
