@@ -13,6 +13,7 @@ mod outbox;
 mod published;
 mod redelivery;
 mod telnyx_webhook;
+mod twilio_webhook;
 mod vault;
 mod whatsapp_events;
 mod whatsapp_webhook;

@@ -8,14 +8,13 @@ use switchyard::sandbox::signing::TelnyxSigner;
 use crate::helpers::*;
 use crate::published::{spawn_ingress_with, take_published};
 
-/// The RFC 8032 test key of the shared signature vectors: the "platform" Telnyx account.
-const VECTOR_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 const OUR_NUMBER: &str = "+15550003333";
 const CONNECTION: &str = "7000000000000000001";
 
+/// The "platform" Telnyx account: the sandbox key, which is the RFC 8032 test key of the
+/// shared signature vectors.
 fn platform_signer() -> TelnyxSigner {
-    let seed: [u8; 32] = hex::decode(VECTOR_SEED).unwrap().try_into().unwrap();
-    TelnyxSigner::from_seed(&seed)
+    TelnyxSigner::sandbox()
 }
 
 fn now() -> i64 {

@@ -136,7 +136,13 @@ impl ChannelRoutes {
         {
             Some(sealed) => Some(
                 self.secrets
-                    .open(sealed, &channel_secrets_context(Channel::Sms, tenant))
+                    .open(
+                        sealed,
+                        &format!(
+                            "{}:twilio_auth_token",
+                            channel_secrets_context(Channel::Sms, tenant)
+                        ),
+                    )
                     .map_err(|e| DbError::Corrupt(format!("tenant Twilio auth token: {e}")))?,
             ),
             None => None,
