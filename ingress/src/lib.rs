@@ -10,7 +10,8 @@
 //!    ([`switchyard_shared::queue`]); events that match no tenant are recorded as
 //!    unroutable instead.
 //!
-//! The same router serves the admin API ([`admin`], authenticated by [`auth`]) and the health probes ([`health`]).
+//! The same router serves the admin API ([`admin`], authenticated by [`auth`]), the voice
+//! assistant's tool endpoints ([`tools`]) and the health probes ([`health`]).
 //! [`startup`] builds the whole application from configuration; `main.rs` of the CLI and the
 //! tests both call it.
 
@@ -21,6 +22,7 @@ pub mod graph;
 pub mod health;
 pub mod routing;
 pub mod startup;
+pub mod tools;
 pub mod verify;
 pub mod webhooks;
 

@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::routing::invalidation::RouteCaches;
 use crate::routing::{ChannelRoutes, WhatsAppRoutes};
 use crate::verify::telnyx::TelnyxPublicKey;
-use crate::{admin, health, webhooks};
+use crate::{admin, health, tools, webhooks};
 
 /// Everything a handler may use; cheap to clone.
 #[derive(Clone)]
@@ -122,6 +122,8 @@ pub fn router(state: IngressState) -> Router {
         )
         .route("/webhooks/telnyx/voice", post(webhooks::telnyx::receive))
         .route("/webhooks/twilio/sms", post(webhooks::twilio::receive_sms))
+        .route("/tools/{tenant}/send-sms", post(tools::send_sms))
+        .route("/tools/{tenant}/business-info", post(tools::business_info))
         .merge(admin::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

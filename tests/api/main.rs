@@ -2,6 +2,7 @@
 //! APIs. Run through `bash deploy/local/test.sh`, which starts both services first.
 
 mod admin;
+mod assistant_tools;
 mod auth;
 mod channels;
 mod contacts;

@@ -70,6 +70,8 @@ const VOICE: &[FieldSpec] = &[
     field("telnyx_assistant_id", Format::Text),
     route("phone_number", Format::Phone, "phone"),
     secret("telnyx_api_key"),
+    // What the voice assistant's tool calls present (`/tools/{tenant}/…`).
+    secret("tool_secret"),
 ];
 const EMAIL: &[FieldSpec] = &[
     route("address", Format::Email, "email"),
