@@ -1,19 +1,37 @@
 //! The demo tenant that `switchyard serve --sandbox` sets up, so a fresh local run answers a
-//! simulated WhatsApp message out of the box.
+//! simulated WhatsApp, Telnyx or Twilio message out of the box: a WhatsApp number, an SMS
+//! channel with a Telnyx number and a legacy Twilio number, and a voice channel with a Call
+//! Control connection and a tool secret for the assistant's tools.
 
+use std::collections::BTreeMap;
+
+use serde_json::json;
 use sqlx::PgPool;
 use switchyard_shared::db::tenants::{self, NewTenant};
-use switchyard_shared::domain::{PhoneNumberId, TenantId, TenantSlug, WabaId};
+use switchyard_shared::db::{TenantTx, channel_configs};
+use switchyard_shared::domain::{Channel, PhoneNumberId, TenantId, TenantSlug, WabaId};
 use switchyard_shared::secrets::{SecretBox, SecretString};
-use switchyard_shared::tenancy::{self, WhatsAppChannelInput};
+use switchyard_shared::tenancy::{self, WhatsAppChannelInput, channel_secrets_context};
 
 /// The sample fixtures' business number and WABA.
 pub const DEMO_PHONE_NUMBER_ID: &str = "100000000000001";
 pub const DEMO_WABA_ID: &str = "200000000000002";
 pub const DEMO_SLUG: &str = "demo";
+/// The demo tenant's Telnyx SMS number (the Telnyx fixtures' `to`).
+pub const DEMO_TELNYX_NUMBER: &str = "+15550003333";
+/// Its legacy Twilio number, and the auth token that signs Twilio's webhooks for it.
+pub const DEMO_TWILIO_NUMBER: &str = "+15550004444";
+pub const DEMO_TWILIO_AUTH_TOKEN: &str = "sandbox-twilio-auth-token";
+/// Its Call Control connection (the Telnyx fixtures' `connection_id`).
+pub const DEMO_TELNYX_CONNECTION: &str = "7000000000000000001";
+/// What its voice assistant presents to `/tools/demo/…`.
+pub const DEMO_TOOL_SECRET: &str = "sandbox-tool-secret";
 
 /// Create the demo tenant and its WhatsApp config if missing; returns its id.
-pub async fn ensure_demo_tenant(pool: &PgPool, secrets: &SecretBox) -> anyhow::Result<TenantId> {
+pub async fn ensure_demo_tenant(
+    pool: &PgPool,
+    secrets_box: &SecretBox,
+) -> anyhow::Result<TenantId> {
     let slug = TenantSlug::parse(DEMO_SLUG)?;
     let tenant = match tenants::id_by_slug(pool, &slug).await? {
         Some(id) => id,
@@ -36,7 +54,7 @@ pub async fn ensure_demo_tenant(pool: &PgPool, secrets: &SecretBox) -> anyhow::R
     };
     tenancy::put_whatsapp_channel(
         pool,
-        secrets,
+        secrets_box,
         tenant,
         &WhatsAppChannelInput {
             phone_number_id: PhoneNumberId::parse(DEMO_PHONE_NUMBER_ID)?,
@@ -48,5 +66,37 @@ pub async fn ensure_demo_tenant(pool: &PgPool, secrets: &SecretBox) -> anyhow::R
         },
     )
     .await?;
+    let mut tx = TenantTx::begin(pool, tenant).await?;
+    for (channel, settings, secrets, routing_keys) in [
+        (
+            Channel::Sms,
+            json!({
+                "telnyx_phone_number": DEMO_TELNYX_NUMBER,
+                "twilio_phone_number": DEMO_TWILIO_NUMBER,
+            }),
+            vec![
+                ("telnyx_api_key", "sandbox-telnyx-api-key"),
+                ("twilio_auth_token", DEMO_TWILIO_AUTH_TOKEN),
+            ],
+            vec![
+                format!("phone:{DEMO_TELNYX_NUMBER}"),
+                format!("phone:{DEMO_TWILIO_NUMBER}"),
+            ],
+        ),
+        (
+            Channel::Voice,
+            json!({ "telnyx_connection_id": DEMO_TELNYX_CONNECTION }),
+            vec![("tool_secret", DEMO_TOOL_SECRET)],
+            vec![format!("telnyx-connection:{DEMO_TELNYX_CONNECTION}")],
+        ),
+    ] {
+        let secrets: BTreeMap<String, SecretString> = secrets
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), SecretString::new(v)))
+            .collect();
+        let sealed = secrets_box.seal_map(&secrets, &channel_secrets_context(channel, tenant))?;
+        channel_configs::upsert(&mut tx, channel, &settings, &sealed, &routing_keys, true).await?;
+    }
+    tx.commit().await?;
     Ok(tenant)
 }

@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use switchyard::app::{Application, Role};
 use switchyard::demo;
+use switchyard::sandbox::signing::TelnyxSigner;
 use switchyard::sandbox::{FakeGraph, simulate};
 use switchyard::settings::Settings;
 use switchyard_shared::config::{DatabaseConfig, SecretsConfig};
@@ -116,6 +117,36 @@ enum TenantCommand {
 
 #[derive(Subcommand)]
 enum SimulateCommand {
+    /// An inbound Telnyx SMS, signed with the sandbox's Telnyx key (which `serve --sandbox`
+    /// trusts as TELNYX_PUBLIC_KEY when none is set).
+    Telnyx {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        ingress: String,
+        /// The customer's number, E.164.
+        #[arg(long, default_value = "+15550001111")]
+        from: String,
+        /// The tenant's Telnyx number.
+        #[arg(long, default_value = demo::DEMO_TELNYX_NUMBER)]
+        to: String,
+        #[arg(long, default_value = "Hi, can I book a cleaning next week?")]
+        text: String,
+    },
+    /// An inbound legacy Twilio SMS, signed with the tenant's auth token.
+    Twilio {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        ingress: String,
+        /// The base URL Twilio would call, if the ingress has PUBLIC_BASE_URL set.
+        #[arg(long, env = "PUBLIC_BASE_URL")]
+        public_base_url: Option<String>,
+        #[arg(long, default_value = demo::DEMO_TWILIO_AUTH_TOKEN)]
+        auth_token: SecretString,
+        #[arg(long, default_value = "+15550001111")]
+        from: String,
+        #[arg(long, default_value = demo::DEMO_TWILIO_NUMBER)]
+        to: String,
+        #[arg(long, default_value = "Do you take walk-ins?")]
+        text: String,
+    },
     /// An inbound WhatsApp text message, signed with WHATSAPP_APP_SECRET.
     Whatsapp {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -207,6 +238,40 @@ async fn main() -> anyhow::Result<()> {
             println!("ingress answered {status} {response}");
             anyhow::ensure!(status == 200, "the ingress did not accept the webhook");
         }
+        Command::Simulate(SimulateCommand::Telnyx {
+            ingress,
+            from,
+            to,
+            text,
+        }) => {
+            let body = simulate::telnyx_sms(&from, &to, &text);
+            let client = reqwest::Client::new();
+            let (status, response) =
+                simulate::post_telnyx(&client, &ingress, &TelnyxSigner::sandbox(), body).await?;
+            println!("ingress answered {status} {response}");
+            anyhow::ensure!(status == 200, "the ingress did not accept the webhook");
+        }
+        Command::Simulate(SimulateCommand::Twilio {
+            ingress,
+            public_base_url,
+            auth_token,
+            from,
+            to,
+            text,
+        }) => {
+            let params = simulate::twilio_sms(&from, &to, &text);
+            let client = reqwest::Client::new();
+            let (status, response) = simulate::post_twilio(
+                &client,
+                &ingress,
+                public_base_url.as_deref(),
+                auth_token.expose(),
+                &params,
+            )
+            .await?;
+            println!("ingress answered {status} {response}");
+            anyhow::ensure!(status == 200, "the ingress did not accept the webhook");
+        }
         Command::Keygen { id } => println!("{}", SecretBox::generate_key_spec(&id)),
     }
     Ok(())
@@ -223,6 +288,10 @@ async fn serve(
         let graph = FakeGraph::start(bind, shutdown.clone()).await?;
         settings.worker.whatsapp_api_base = graph.api_base();
         tracing::info!(api_base = %graph.api_base(), "sandbox: fake WhatsApp Graph API running");
+        // `switchyard simulate telnyx` signs with the sandbox key.
+        if settings.ingress.telnyx_public_key.is_none() {
+            settings.ingress.telnyx_public_key = Some(TelnyxSigner::sandbox().public_key_base64());
+        }
     }
     let app = Application::build(settings, role).await?;
     if sandbox.is_some() {

@@ -2,6 +2,7 @@
 
 use serde_json::json;
 use switchyard_ingress::verify::meta::sign;
+use switchyard_shared::payloads::twilio::FormParams;
 
 /// An inbound WhatsApp text message webhook from `from` (phone digits) to the business number
 /// `phone_number_id`.
@@ -52,6 +53,103 @@ pub async fn post_whatsapp(
         ))
         .header("content-type", "application/json")
         .header("x-hub-signature-256", signature)
+        .body(body)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    Ok((status, response.text().await?))
+}
+
+/// An inbound Telnyx SMS webhook (`message.received`) from `from` to our number `to`, both
+/// E.164, shaped like the documented v2 envelope.
+pub fn telnyx_sms(from: &str, to: &str, text: &str) -> Vec<u8> {
+    let now = chrono::Utc::now().to_rfc3339();
+    json!({
+        "data": {
+            "event_type": "message.received",
+            "id": uuid::Uuid::new_v4(),
+            "occurred_at": now,
+            "record_type": "event",
+            "payload": {
+                "direction": "inbound",
+                "id": uuid::Uuid::new_v4(),
+                "type": "SMS",
+                "record_type": "message",
+                "from": { "phone_number": from, "carrier": "Sandbox", "line_type": "Wireless" },
+                "to": [{ "phone_number": to, "status": "webhook_delivered" }],
+                "text": text,
+                "media": [],
+                "errors": [],
+                "received_at": now
+            }
+        },
+        "meta": { "attempt": 1, "delivered_to": "http://127.0.0.1/webhooks/telnyx" }
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// POST a Telnyx webhook body to the ingress, signed now with `signer`.
+pub async fn post_telnyx(
+    client: &reqwest::Client,
+    ingress_base: &str,
+    signer: &super::signing::TelnyxSigner,
+    body: Vec<u8>,
+) -> reqwest::Result<(u16, String)> {
+    let headers = signer.sign(chrono::Utc::now().timestamp(), &body);
+    let mut request = client
+        .post(format!(
+            "{}/webhooks/telnyx",
+            ingress_base.trim_end_matches('/')
+        ))
+        .header("content-type", "application/json")
+        .body(body);
+    for (name, value) in headers.pairs() {
+        request = request.header(name, value);
+    }
+    let response = request.send().await?;
+    let status = response.status().as_u16();
+    Ok((status, response.text().await?))
+}
+
+/// An inbound Twilio SMS, as the form fields Twilio posts.
+pub fn twilio_sms(from: &str, to: &str, text: &str) -> FormParams {
+    let sid = format!("SM{}", uuid::Uuid::new_v4().simple());
+    FormParams::from_pairs(
+        [
+            ("MessageSid", sid.as_str()),
+            ("SmsSid", sid.as_str()),
+            ("AccountSid", "ACsandbox0000000000000000000000000"),
+            ("From", from),
+            ("To", to),
+            ("Body", text),
+            ("NumMedia", "0"),
+            ("ApiVersion", "2010-04-01"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    )
+}
+
+/// POST a Twilio form to the ingress, signed with `auth_token` for `public_url` (the URL
+/// Twilio would have called: the ingress's `PUBLIC_BASE_URL` + path, or the ingress itself).
+pub async fn post_twilio(
+    client: &reqwest::Client,
+    ingress_base: &str,
+    public_base: Option<&str>,
+    auth_token: &str,
+    params: &FormParams,
+) -> reqwest::Result<(u16, String)> {
+    let path = "/webhooks/twilio/sms";
+    let ingress = format!("{}{path}", ingress_base.trim_end_matches('/'));
+    let signed_url = match public_base {
+        Some(base) => format!("{}{path}", base.trim_end_matches('/')),
+        None => ingress.clone(),
+    };
+    let (body, signature) = super::signing::twilio_form(&signed_url, params, auth_token);
+    let response = client
+        .post(ingress)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", signature)
         .body(body)
         .send()
         .await?;

@@ -320,3 +320,33 @@ async fn a_tenants_own_public_key_verifies_only_its_own_numbers() {
     assert!(take_published(&app, "sms").await.is_empty());
     assert_ne!(tenant, other);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_simulator_sends_what_the_ingress_accepts() {
+    use switchyard::sandbox::simulate;
+    let app = ingress_with_platform_key().await;
+    tenant_with_sms_and_voice(
+        &app,
+        "Simulated",
+        json!({ "telnyx_phone_number": OUR_NUMBER, "twilio_phone_number": "+15550004444", "twilio_auth_token": "simulated-token" }),
+    )
+    .await;
+    let body = simulate::telnyx_sms("+15550001111", OUR_NUMBER, "Simulated hello");
+    let (status, _) = simulate::post_telnyx(&app.client, &app.address, &platform_signer(), body)
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let params = simulate::twilio_sms("+15550001111", "+15550004444", "Simulated hi");
+    let (status, _) =
+        simulate::post_twilio(&app.client, &app.address, None, "simulated-token", &params)
+            .await
+            .unwrap();
+    assert_eq!(status, 200);
+    let published = take_published(&app, "sms").await;
+    assert_eq!(published.len(), 2);
+    assert_eq!(
+        published[0]["payload"]["data"]["payload"]["text"],
+        "Simulated hello"
+    );
+    assert_eq!(published[1]["payload"]["params"]["Body"], "Simulated hi");
+}
