@@ -11,6 +11,7 @@ mod isolation;
 mod openapi;
 mod outbox;
 mod redelivery;
+mod sms_events;
 mod vault;
 mod whatsapp_events;
 mod whatsapp_webhook;
