@@ -229,12 +229,29 @@ impl TestEnv {
         }
     }
 
-    /// Publish envelopes as the ingress does (confirmed by the broker).
+    /// Publish envelopes as the ingress does, one after the other (a batch may spread over
+    /// several broker channels, and then its order is not kept).
     pub async fn publish(&self, envelopes: &[Envelope]) {
         let queue = switchyard_shared::queue::connect(&self.settings.queue)
             .await
             .expect("connect to the queue");
-        queue.publish(envelopes).await.expect("publish");
+        for envelope in envelopes {
+            queue
+                .publish(std::slice::from_ref(envelope))
+                .await
+                .expect("publish");
+        }
+    }
+
+    /// Whether the Telnyx event `event_id` (`data.id`) has been applied.
+    pub async fn telnyx_event_applied(&self, event_id: &str) -> bool {
+        let n: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM processed_events WHERE dedup_key = $1")
+                .bind(format!("telnyx:{event_id}"))
+                .fetch_one(&self.owner_pool)
+                .await
+                .unwrap_or_else(|e| panic!("processed_events: {e}"));
+        n == 1
     }
 
     /// `SELECT count(*) …` as the owner.
@@ -555,12 +572,17 @@ impl TestApp {
         let (tenant, key) = self
             .tenant_with("Telnyx shop", Some("Welcome to the shop!"), json!({}))
             .await;
+        self.put_telnyx_sms(&key).await;
+        tenant
+    }
+
+    /// Put the acting tenant's SMS channel: the fixtures' Telnyx number, its own API key.
+    pub async fn put_telnyx_sms(&self, key: &str) {
         self.put_channel(
-            &key,
+            key,
             "sms",
             json!({ "telnyx_phone_number": TELNYX_NUMBER, "telnyx_api_key": TELNYX_TENANT_KEY }),
         )
         .await;
-        tenant
     }
 }

@@ -13,5 +13,6 @@ mod outbox;
 mod redelivery;
 mod sms_events;
 mod vault;
+mod voice_events;
 mod whatsapp_events;
 mod whatsapp_webhook;

@@ -28,15 +28,6 @@ async fn outbound_status(app: &TestApp, message_id: &str) -> Option<(String, Opt
         .unwrap()
 }
 
-async fn applied(app: &TestApp, event_id: &str) -> bool {
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM processed_events WHERE dedup_key = $1")
-        .bind(format!("telnyx:{event_id}"))
-        .fetch_one(&app.owner_pool)
-        .await
-        .unwrap();
-    n == 1
-}
-
 /// The fixtures' customer writes to `tenant`'s new number; wait until the welcome is sent.
 async fn customer_writes_and_welcome_is_sent(app: &TestApp, tenant: TenantId) {
     let webhook = fixture_json("telnyx/message_received.json");
@@ -167,7 +158,7 @@ async fn receipts_move_the_status_forward_only() {
     );
     app.publish(&[telnyx_envelope(tenant, &sent)]).await;
     eventually("message.sent applied", || {
-        applied(&app, "b0000000-0000-4000-8000-000000000a01")
+        app.telnyx_event_applied("b0000000-0000-4000-8000-000000000a01")
     })
     .await;
     assert_eq!(outbound_status(&app, &message_id).await.unwrap().0, "sent");
@@ -185,7 +176,7 @@ async fn receipts_move_the_status_forward_only() {
     );
     app.publish(&[telnyx_envelope(tenant, &late)]).await;
     eventually("the late receipt applied", || {
-        applied(&app, "b0000000-0000-4000-8000-000000000a03")
+        app.telnyx_event_applied("b0000000-0000-4000-8000-000000000a03")
     })
     .await;
     let (status, error) = outbound_status(&app, &message_id).await.unwrap();
@@ -223,7 +214,8 @@ async fn a_failed_delivery_is_stored_with_telnyx_errors_and_stays_failed() {
     ])
     .await;
     eventually("both receipts applied", || async {
-        applied(&app, "b0000000-0000-4000-8000-000000000f02").await
+        app.telnyx_event_applied("b0000000-0000-4000-8000-000000000f02")
+            .await
     })
     .await;
     let (status, error) = outbound_status(&app, message_id).await.unwrap();

@@ -59,6 +59,7 @@ impl EventProcessor {
         let applied: Applied = match envelope.channel {
             Channel::Whatsapp => handlers::whatsapp::apply(&mut tx, envelope).await?,
             Channel::Sms => handlers::sms::apply(&mut tx, envelope).await?,
+            Channel::Voice => handlers::voice::apply(&mut tx, envelope).await?,
             other => {
                 return Err(HandleError::Permanent(format!(
                     "no handler for channel {other}"

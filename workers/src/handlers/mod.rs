@@ -3,10 +3,12 @@
 //!
 //! - [`whatsapp`]: WhatsApp Cloud API messages and receipts.
 //! - [`sms`]: Telnyx messaging (messages and receipts) and legacy Twilio inbound SMS.
+//! - [`voice`]: Telnyx calls and their AI assistant: call records, transcripts, leads.
 //! - [`replies`]: what handlers queue for the outbox, such as the first-contact welcome.
 
 pub mod replies;
 pub mod sms;
+pub mod voice;
 pub mod whatsapp;
 
 use switchyard_shared::db::DbError;
