@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 use switchyard::app::Role;
+use switchyard::sandbox::telnyx::TelnyxFailure;
 use switchyard_shared::domain::{Channel, ConversationKey, TenantId};
 use switchyard_shared::envelope::{Envelope, EventKind, new_traceparent};
 use switchyard_shared::payloads::twilio::{FormParams, InboundSms};
@@ -333,4 +334,29 @@ async fn a_send_interrupted_by_a_worker_restart_is_not_sent_twice() {
             .await,
         1
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_send_waits_as_long_as_telnyx_asks() {
+    let app = spawn_app().await;
+    let tenant = app.telnyx_tenant().await;
+    app.telnyx.fail_next(TelnyxFailure {
+        count: 1,
+        status: 429,
+        code: "10011".into(),
+        retry_after_secs: Some(2),
+        delay_ms: 0,
+    });
+    customer_writes_and_welcome_is_sent(&app, tenant).await;
+
+    // Retries otherwise start after OUTBOX_RETRY_BASE_MS (100 ms in the tests).
+    let (attempts, waited): (i32, f64) = sqlx::query_as(
+        "SELECT attempts, extract(epoch FROM sent_at - created_at)::float8 FROM outbox",
+    )
+    .fetch_one(&app.owner_pool)
+    .await
+    .unwrap();
+    assert_eq!(attempts, 2);
+    assert!(waited >= 2.0, "sent after {waited} s");
+    assert_eq!(app.telnyx.sent().len(), 1);
 }
