@@ -168,6 +168,34 @@ pub struct WorkerConfig {
     )]
     pub whatsapp_api_base: String,
 
+    /// Telnyx API base including the version; point it at the sandbox for local runs.
+    #[arg(
+        long,
+        env = "TELNYX_API_BASE",
+        default_value = "https://api.telnyx.com/v2"
+    )]
+    pub telnyx_api_base: String,
+
+    /// Platform-wide Telnyx API key for sending SMS, used for tenants that configure none (the
+    /// same variable as the ingress setting; its own flag, because the ingress has one too).
+    #[arg(
+        id = "worker_telnyx_api_key",
+        long = "sms-telnyx-api-key",
+        env = "TELNYX_API_KEY",
+        value_name = "TELNYX_API_KEY"
+    )]
+    pub telnyx_api_key: Option<SecretString>,
+
+    /// Platform-wide Telnyx messaging profile to send SMS from, for tenants that configure
+    /// neither a number nor a profile (the same variable as the ingress setting).
+    #[arg(
+        id = "worker_telnyx_messaging_profile_id",
+        long = "sms-telnyx-messaging-profile-id",
+        env = "TELNYX_MESSAGING_PROFILE_ID",
+        value_name = "TELNYX_MESSAGING_PROFILE_ID"
+    )]
+    pub telnyx_messaging_profile_id: Option<String>,
+
     /// Timeout of one call to a provider API.
     #[arg(long, env = "PROVIDER_HTTP_TIMEOUT_MS", default_value_t = 10_000)]
     pub provider_timeout_ms: u64,

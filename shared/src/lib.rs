@@ -14,7 +14,8 @@
 //! - [`db`]: the PostgreSQL pool, tenant-scoped transactions (row-level security is keyed on
 //!   `app.tenant_id`), and one repository module per table.
 //! - [`payloads`]: the provider payload fields both sides read.
-//! - [`tenancy`]: creating tenants and sealing their credentials (admin API and CLI).
+//! - [`tenancy`]: creating tenants and sealing their credentials (admin API and CLI), and
+//!   opening a tenant's channel config where the workers need its provider credentials.
 //! - [`secrets`]: AES-256-GCM encryption of provider credentials at rest, and masking.
 //! - [`config`], [`telemetry`], [`shutdown`]: process plumbing.
 

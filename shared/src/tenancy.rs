@@ -1,10 +1,13 @@
 //! Creating tenants and putting their channel credentials: the few steps the admin API and the
-//! `switchyard tenant` command share, so both seal secrets the same way.
+//! `switchyard tenant` command share, so both seal secrets the same way — and reading them
+//! back ([`open_channel_config`]) where the workers need a tenant's provider credentials.
+
+use std::collections::BTreeMap;
 
 use sqlx::PgPool;
 
 use crate::db::whatsapp_channels::{self, WhatsAppChannelRow, WhatsAppChannelUpsert};
-use crate::db::{DbError, TenantTx, tenants};
+use crate::db::{DbError, TenantTx, channel_configs, tenants};
 use crate::domain::{Channel, PhoneNumberId, TenantId, WabaId};
 use crate::secrets::{SecretBox, SecretString, SecretsError};
 
@@ -18,10 +21,53 @@ pub fn whatsapp_app_secret_context(tenant: TenantId) -> String {
     format!("whatsapp.app_secret:{tenant}")
 }
 
-/// Associated data that binds the sealed secrets of a tenant's `sms`, `voice` or `email`
-/// config to that tenant and channel.
+/// Associated data that binds the sealed secrets of a tenant's SMS, voice or email config
+/// (each secret's name is appended by [`SecretBox::seal_map`]).
 pub fn channel_secrets_context(channel: Channel, tenant: TenantId) -> String {
     format!("channel.{channel}:{tenant}")
+}
+
+/// A tenant's SMS, voice or email config with its secrets opened.
+#[derive(Debug, Clone)]
+pub struct OpenChannelConfig {
+    /// The fields that are not secret, by name.
+    pub settings: serde_json::Value,
+    /// The secret fields, by name.
+    pub secrets: BTreeMap<String, SecretString>,
+    pub is_active: bool,
+}
+
+impl OpenChannelConfig {
+    /// A non-secret field, when it is set to non-empty text.
+    pub fn setting(&self, name: &str) -> Option<&str> {
+        self.settings
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A secret field, when it is set.
+    pub fn secret(&self, name: &str) -> Option<&SecretString> {
+        self.secrets.get(name).filter(|v| !v.expose().is_empty())
+    }
+}
+
+/// The tenant's config of `channel` (`sms`, `voice` or `email`) with its secrets opened;
+/// `None` when it has none.
+pub async fn open_channel_config(
+    tx: &mut TenantTx,
+    secrets: &SecretBox,
+    channel: Channel,
+) -> Result<Option<OpenChannelConfig>, TenancyError> {
+    let Some(row) = channel_configs::get(tx, channel).await? else {
+        return Ok(None);
+    };
+    let opened = secrets.open_map(&row.secrets, &channel_secrets_context(channel, tx.tenant()))?;
+    Ok(Some(OpenChannelConfig {
+        settings: row.settings,
+        secrets: opened,
+        is_active: row.is_active,
+    }))
 }
 
 #[derive(Debug, thiserror::Error)]

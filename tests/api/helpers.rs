@@ -1,7 +1,7 @@
 //! The test harness: every test gets its own PostgreSQL database (migrated, as the owner
 //! role) and its own queue prefix on the real RabbitMQ, runs the real application built by
-//! `switchyard::app::Application`, and talks to the fake Graph API from the sandbox. Tests
-//! therefore run in parallel without seeing each other.
+//! `switchyard::app::Application`, and talks to the fake Graph and Telnyx APIs from the
+//! sandbox. Tests therefore run in parallel without seeing each other.
 //!
 //! Connection defaults match `deploy/local/services.sh`; override with `TEST_DATABASE_OWNER_URL`,
 //! `TEST_DATABASE_APP_URL` (both without a database name) and `TEST_AMQP_URL`.
@@ -15,12 +15,15 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use switchyard::app::{Application, Role};
 use switchyard::sandbox::FakeGraph;
+use switchyard::sandbox::telnyx::FakeTelnyx;
 use switchyard::settings::Settings;
 use switchyard_ingress::verify::meta::sign;
 use switchyard_shared::config::{
     DatabaseConfig, IngressConfig, QueueBackend, QueueConfig, SecretsConfig, WorkerConfig,
 };
-use switchyard_shared::domain::TenantId;
+use switchyard_shared::domain::{ConversationKey, TenantId};
+use switchyard_shared::envelope::{Envelope, new_traceparent};
+use switchyard_shared::payloads::telnyx::{Routing, Webhook};
 use switchyard_shared::secrets::{SecretBox, SecretString};
 use switchyard_shared::shutdown::Shutdown;
 use tokio::task::JoinHandle;
@@ -33,6 +36,8 @@ pub const ADMIN_TOKEN: &str = "test-admin-token";
 /// The fixtures' business number and WABA.
 pub const PHONE_NUMBER_ID: &str = "100000000000001";
 pub const WABA_ID: &str = "200000000000002";
+/// The platform's `TELNYX_API_KEY` in the test apps.
+pub const TELNYX_PLATFORM_KEY: &str = "KEY_PLATFORM_DEFAULT_0001";
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
@@ -72,6 +77,7 @@ pub struct TestEnv {
     /// Owner role: sees every row; for assertions.
     pub owner_pool: PgPool,
     pub graph: FakeGraph,
+    pub telnyx: FakeTelnyx,
     pub client: reqwest::Client,
     shutdown: Shutdown,
 }
@@ -139,6 +145,9 @@ impl TestEnv {
         let graph = FakeGraph::start(any_port, shutdown.clone())
             .await
             .expect("start fake Graph API");
+        let telnyx = FakeTelnyx::start(any_port, shutdown.clone())
+            .await
+            .expect("start fake Telnyx API");
         let mut settings = Settings {
             database: DatabaseConfig {
                 url: SecretString::new(format!("{app_base}/{db_name}")),
@@ -163,7 +172,7 @@ impl TestEnv {
                 whatsapp_app_secret: Some(SecretString::new(APP_SECRET)),
                 whatsapp_verify_token: Some(SecretString::new(VERIFY_TOKEN)),
                 meta_app_id: Some("500000000000005".into()),
-                telnyx_api_key: Some(SecretString::new("KEY_PLATFORM_DEFAULT_0001")),
+                telnyx_api_key: Some(SecretString::new(TELNYX_PLATFORM_KEY)),
                 telnyx_public_key: None,
                 telnyx_messaging_profile_id: None,
                 twilio_auth_token: None,
@@ -177,6 +186,9 @@ impl TestEnv {
             },
             worker: WorkerConfig {
                 whatsapp_api_base: graph.api_base(),
+                telnyx_api_base: telnyx.api_base(),
+                telnyx_api_key: Some(SecretString::new(TELNYX_PLATFORM_KEY)),
+                telnyx_messaging_profile_id: None,
                 provider_timeout_ms: 5000,
                 outbox_max_attempts: 3,
                 outbox_poll_ms: 100,
@@ -198,6 +210,7 @@ impl TestEnv {
             pool,
             owner_pool,
             graph,
+            telnyx,
             client: reqwest::Client::new(),
             shutdown,
         }
@@ -216,6 +229,31 @@ impl TestEnv {
             shutdown,
             task,
         }
+    }
+
+    /// Publish envelopes as the ingress does, one after the other (a batch may spread over
+    /// several broker channels, and then its order is not kept).
+    pub async fn publish(&self, envelopes: &[Envelope]) {
+        let queue = switchyard_shared::queue::connect(&self.settings.queue)
+            .await
+            .expect("connect to the queue");
+        for envelope in envelopes {
+            queue
+                .publish(std::slice::from_ref(envelope))
+                .await
+                .expect("publish");
+        }
+    }
+
+    /// Whether the Telnyx event `event_id` (`data.id`) has been applied.
+    pub async fn telnyx_event_applied(&self, event_id: &str) -> bool {
+        let n: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM processed_events WHERE dedup_key = $1")
+                .bind(format!("telnyx:{event_id}"))
+                .fetch_one(&self.owner_pool)
+                .await
+                .unwrap_or_else(|e| panic!("processed_events: {e}"));
+        n == 1
     }
 
     /// `SELECT count(*) …` as the owner.
@@ -453,4 +491,100 @@ pub fn status_event(wamid: &str, status: &str, timestamp: &str) -> Value {
 
 pub fn bytes(value: &Value) -> Vec<u8> {
     serde_json::to_vec(value).expect("serialize")
+}
+
+/// The envelope the ingress publishes for a verified Telnyx webhook of `tenant`: channel and
+/// kind by event type, `telnyx:<data.id>` as dedup key, the customer's number as the
+/// conversation's contact (the caller, for call events without a direction).
+pub fn telnyx_envelope(tenant: TenantId, webhook: &Value) -> Envelope {
+    let body = bytes(webhook);
+    let parsed = Webhook::parse(&body).expect("a Telnyx webhook");
+    let channel = parsed.event_type().channel().expect("messaging or voice");
+    let contact = match parsed.routing().expect("routing keys") {
+        Some(Routing::Messaging { contact, .. }) => contact,
+        Some(Routing::Voice { contact, .. }) => contact.unwrap_or_else(|| {
+            webhook["data"]["payload"]["from"]
+                .as_str()
+                .expect("caller")
+                .to_owned()
+        }),
+        None => panic!("no routing"),
+    };
+    Envelope::new(
+        tenant,
+        channel,
+        parsed.envelope_kind(),
+        parsed.dedup_key().clone(),
+        ConversationKey::new(tenant, channel, &contact),
+        new_traceparent(),
+        webhook.clone(),
+    )
+}
+
+/// A Telnyx fixture with its event id (`data.id`) replaced.
+pub fn telnyx_fixture(name: &str, event_id: &str) -> Value {
+    let mut webhook = fixture_json(&format!("telnyx/{name}.json"));
+    webhook["data"]["id"] = json!(event_id);
+    webhook
+}
+
+/// Our Telnyx number in the fixtures, and the customer's.
+pub const TELNYX_NUMBER: &str = "+15550003333";
+pub const CUSTOMER_NUMBER: &str = "+15550001111";
+/// The tenant's own Telnyx API key in [`TestApp::telnyx_tenant`].
+pub const TELNYX_TENANT_KEY: &str = "KEY_TENANT_SMS_0123456789";
+
+impl TestApp {
+    /// A new tenant with `welcome_text` and `metadata` set; returns its id and API key.
+    pub async fn tenant_with(
+        &self,
+        name: &str,
+        welcome_text: Option<&str>,
+        metadata: Value,
+    ) -> (TenantId, String) {
+        let (id, key) = self.provision(name).await;
+        let response = self
+            .call(
+                reqwest::Method::PATCH,
+                "/api/v1/tenant",
+                &key,
+                Some(json!({ "welcome_text": welcome_text, "metadata": metadata })),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "patch tenant");
+        (id.parse().expect("uuid"), key)
+    }
+
+    /// Put the acting tenant's config of `channel` (`sms`, `voice`, …).
+    pub async fn put_channel(&self, key: &str, channel: &str, body: Value) {
+        let response = self
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/v1/channels/{channel}"),
+                key,
+                Some(body),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "put {channel} config");
+    }
+
+    /// A tenant with a welcome text whose SMS channel is the fixtures' Telnyx number, with
+    /// its own API key.
+    pub async fn telnyx_tenant(&self) -> TenantId {
+        let (tenant, key) = self
+            .tenant_with("Telnyx shop", Some("Welcome to the shop!"), json!({}))
+            .await;
+        self.put_telnyx_sms(&key).await;
+        tenant
+    }
+
+    /// Put the acting tenant's SMS channel: the fixtures' Telnyx number, its own API key.
+    pub async fn put_telnyx_sms(&self, key: &str) {
+        self.put_channel(
+            key,
+            "sms",
+            json!({ "telnyx_phone_number": TELNYX_NUMBER, "telnyx_api_key": TELNYX_TENANT_KEY }),
+        )
+        .await;
+    }
 }

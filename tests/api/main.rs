@@ -15,6 +15,8 @@ mod published;
 mod redelivery;
 mod telnyx_webhook;
 mod twilio_webhook;
+mod sms_events;
 mod vault;
+mod voice_events;
 mod whatsapp_events;
 mod whatsapp_webhook;

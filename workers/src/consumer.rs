@@ -58,6 +58,8 @@ impl EventProcessor {
         }
         let applied: Applied = match envelope.channel {
             Channel::Whatsapp => handlers::whatsapp::apply(&mut tx, envelope).await?,
+            Channel::Sms => handlers::sms::apply(&mut tx, envelope).await?,
+            Channel::Voice => handlers::voice::apply(&mut tx, envelope).await?,
             other => {
                 return Err(HandleError::Permanent(format!(
                     "no handler for channel {other}"

@@ -3,6 +3,7 @@
 use uuid::Uuid;
 
 use super::{DbError, TenantTx};
+use crate::domain::E164Number;
 
 /// The identifiers a WhatsApp event may carry for its sender. Any of them may be absent
 /// (username users arrive without a phone number), but not all.
@@ -80,6 +81,23 @@ pub async fn upsert_whatsapp(
     .execute(tx.conn())
     .await?;
     Ok((id, true))
+}
+
+/// The contact with phone number `phone` (E.164), created if new — SMS and voice know their
+/// customers by number only. Returns its id and whether this call created it (the caller's
+/// cue for a first-contact welcome).
+pub async fn upsert_phone(tx: &mut TenantTx, phone: &E164Number) -> Result<(Uuid, bool), DbError> {
+    let (id, created): (Uuid, bool) = sqlx::query_as(
+        "INSERT INTO contacts (id, tenant_id, phone) VALUES ($1, $2, $3) \
+         ON CONFLICT (tenant_id, phone) WHERE phone IS NOT NULL DO UPDATE SET updated_at = now() \
+         RETURNING id, (xmax = 0)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(tx.tenant().as_uuid())
+    .bind(phone.as_str())
+    .fetch_one(tx.conn())
+    .await?;
+    Ok((id, created))
 }
 
 /// A contact as the API shows it.

@@ -113,6 +113,21 @@ pub async fn apply_status(tx: &mut TenantTx, s: &StatusUpdate<'_>) -> Result<(),
     Ok(())
 }
 
+/// The stored status of the message with `provider_message_id` (`sent`, `delivered`, …),
+/// locked until the transaction ends so concurrent receipts apply one after the other.
+pub async fn status_of(
+    tx: &mut TenantTx,
+    provider_message_id: &str,
+) -> Result<Option<String>, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT status FROM messages WHERE tenant_id = $1 AND provider_message_id = $2 FOR UPDATE",
+    )
+    .bind(tx.tenant().as_uuid())
+    .bind(provider_message_id)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
 #[derive(Debug, Clone)]
 pub struct OutboundMessage<'a> {
     pub conversation_id: Option<Uuid>,

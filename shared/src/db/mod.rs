@@ -15,10 +15,12 @@ mod tenant_tx;
 
 pub mod api_keys;
 pub mod audit;
+pub mod calls;
 pub mod channel_configs;
 pub mod contacts;
 pub mod conversations;
 pub mod held_events;
+pub mod leads;
 pub mod messages;
 pub mod outbox;
 pub mod processed_events;

@@ -58,10 +58,32 @@ impl ConversationKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The contact part (a phone number, a WhatsApp id, an address): everything after the
+    /// tenant and the channel, neither of which contains `:`.
+    pub fn contact(&self) -> &str {
+        self.0.splitn(3, ':').nth(2).unwrap_or_default()
+    }
 }
 
 impl fmt::Display for ConversationKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversation_key_names_its_contact() {
+        let tenant = TenantId::new();
+        let key = ConversationKey::new(tenant, Channel::Voice, "sip:alice@example.test");
+        assert_eq!(key.contact(), "sip:alice@example.test");
+        assert_eq!(
+            ConversationKey::new(tenant, Channel::Sms, "+15550001111").contact(),
+            "+15550001111"
+        );
     }
 }

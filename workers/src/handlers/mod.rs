@@ -1,6 +1,14 @@
 //! One handler per channel. Each applies one envelope inside the caller's tenant
 //! transaction and reports the outbox rows it queued.
+//!
+//! - [`whatsapp`]: WhatsApp Cloud API messages and receipts.
+//! - [`sms`]: Telnyx messaging (messages and receipts) and legacy Twilio inbound SMS.
+//! - [`voice`]: Telnyx calls and their AI assistant: call records, transcripts, leads.
+//! - [`replies`]: what handlers queue for the outbox, such as the first-contact welcome.
 
+pub mod replies;
+pub mod sms;
+pub mod voice;
 pub mod whatsapp;
 
 use switchyard_shared::db::DbError;
@@ -31,4 +39,9 @@ impl From<DbError> for HandleError {
             HandleError::Permanent(e.to_string())
         }
     }
+}
+
+/// A payload that can never be applied: `what` is wrong because of `e`.
+pub(crate) fn permanent(what: &str, e: impl std::fmt::Display) -> HandleError {
+    HandleError::Permanent(format!("{what}: {e}"))
 }

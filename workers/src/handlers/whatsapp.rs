@@ -6,19 +6,15 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use switchyard_shared::db::messages::{self, DeliveryStatus, InboundMessage, StatusUpdate};
-use switchyard_shared::db::outbox::{self, NewOutbound};
-use switchyard_shared::db::{TenantTx, contacts, conversations, tenants};
+use switchyard_shared::db::{TenantTx, contacts, conversations};
 use switchyard_shared::domain::Channel;
 use switchyard_shared::envelope::{Envelope, EventKind};
 use switchyard_shared::payloads::whatsapp::{
     ContactInfo, MessageKeys, MessagesValue, StatusKeys, WebhookBody, only_change, parse_timestamp,
 };
 
-use super::{Applied, HandleError};
-
-fn permanent(what: &str, e: impl std::fmt::Display) -> HandleError {
-    HandleError::Permanent(format!("{what}: {e}"))
-}
+use super::replies::{self, Recipient};
+use super::{Applied, HandleError, permanent};
 
 /// Apply one WhatsApp envelope inside `tx` (whose dedup key the caller has claimed).
 pub async fn apply(tx: &mut TenantTx, envelope: &Envelope) -> Result<Applied, HandleError> {
@@ -162,31 +158,22 @@ async fn apply_message(
 
     let mut applied = Applied::default();
     if first_contact {
-        let welcome = tenants::get(tx).await?.and_then(|t| t.welcome_text);
-        if let Some(text) = welcome {
-            let request = json!({
+        let to = Recipient {
+            channel: Channel::Whatsapp,
+            contact_id,
+            conversation_id: Some(conversation_id),
+        };
+        let request = |text| {
+            json!({
                 "phone_number_id": value.metadata.phone_number_id,
                 "to": identity.wa_id,
                 "recipient": identity.user_id,
                 "text": text,
-            });
-            let key = format!("welcome:{contact_id}");
-            if let Some(id) = outbox::enqueue(
-                tx,
-                &NewOutbound {
-                    channel: Channel::Whatsapp,
-                    conversation_id: Some(conversation_id),
-                    contact_id: Some(contact_id),
-                    idempotency_key: &key,
-                    request,
-                    source_event_id: Some(envelope.id),
-                },
-            )
-            .await?
-            {
-                applied.outbox.push(id);
-            }
-        }
+            })
+        };
+        applied
+            .outbox
+            .extend(replies::queue_welcome(tx, envelope, to, request).await?);
     }
     Ok(applied)
 }

@@ -7,7 +7,16 @@
 //!
 //! Never twice: a row is sent only while it is `pending`; a sender error that leaves the outcome
 //! unknown marks it `unknown`, and so does a claim that expired mid-call (see
-//! `db::outbox`).
+//! `db::outbox`) — except for SMS: Telnyx sends carry the row id as `Idempotency-Key`, so
+//! Telnyx answers a repeated request with the message it already accepted, and an
+//! interrupted SMS send is simply sent again.
+//!
+//! Rows are dispatched by channel: `whatsapp` through the WhatsApp Cloud API with the tenant's
+//! access token, `sms` through Telnyx with the credentials [`sms::credentials`] picks. A
+//! provider's `Retry-After` sets the time of the next attempt; otherwise the delay doubles
+//! from `OUTBOX_RETRY_BASE_MS`.
+
+pub mod sms;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,11 +30,13 @@ use switchyard_shared::db::{DbError, TenantTx, whatsapp_channels};
 use switchyard_shared::domain::{Channel, TenantId};
 use switchyard_shared::secrets::SecretBox;
 use switchyard_shared::shutdown::Shutdown;
-use switchyard_shared::tenancy::whatsapp_token_context;
+use switchyard_shared::tenancy::{TenancyError, open_channel_config, whatsapp_token_context};
 use uuid::Uuid;
 
 use crate::senders::SendError;
+use crate::senders::telnyx::{TelnyxSendError, TelnyxSender};
 use crate::senders::whatsapp::{TextMessage, WhatsAppSender};
+use sms::{SmsRequest, TelnyxCredentials};
 
 /// How long a claim lasts; a provider call is bounded well below it by the HTTP timeout.
 const CLAIM_LEASE: Duration = Duration::from_secs(120);
@@ -35,6 +46,7 @@ pub struct OutboxDispatcher {
     pool: PgPool,
     secrets: Arc<SecretBox>,
     whatsapp: WhatsAppSender,
+    telnyx: TelnyxSender,
     config: Arc<WorkerConfig>,
 }
 
@@ -44,11 +56,18 @@ impl OutboxDispatcher {
         secrets: Arc<SecretBox>,
         config: Arc<WorkerConfig>,
     ) -> Result<Self, reqwest::Error> {
-        let whatsapp = WhatsAppSender::new(&config.whatsapp_api_base, config.provider_timeout())?;
+        let timeout = config.provider_timeout();
+        let whatsapp = WhatsAppSender::new(&config.whatsapp_api_base, timeout)?;
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .build()?;
+        let telnyx = TelnyxSender::new(http, &config.telnyx_api_base);
         Ok(Self {
             pool,
             secrets,
             whatsapp,
+            telnyx,
             config,
         })
     }
@@ -73,10 +92,10 @@ impl OutboxDispatcher {
                     &OutboundMessage {
                         conversation_id: item.conversation_id,
                         contact_id: item.contact_id,
-                        channel: Channel::Whatsapp,
+                        channel: sent.channel,
                         provider_message_id: &sent.provider_message_id,
-                        message_type: "text",
-                        body: Some(&sent.text),
+                        message_type: sent.message_type,
+                        body: sent.text.as_deref(),
                         reply_to_provider_id: sent.reply_to.as_deref(),
                         sent_at: Utc::now(),
                     },
@@ -84,21 +103,25 @@ impl OutboxDispatcher {
                 .await?;
                 tracing::info!(provider_message_id = %sent.provider_message_id, "sent");
             }
-            Err(SendError::Retryable(reason))
-                if item.attempts < self.config.outbox_max_attempts =>
-            {
-                let delay = self.retry_delay(item.attempts);
+            Err(TelnyxSendError {
+                error: SendError::Retryable(reason),
+                retry_after,
+            }) if item.attempts < self.config.outbox_max_attempts => {
+                let delay = retry_after.unwrap_or_else(|| self.retry_delay(item.attempts));
                 tracing::warn!(%reason, attempt = item.attempts, ?delay, "send refused for now; will retry");
                 let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
                 outbox::mark_retry(&mut tx, id, &reason, next).await?;
             }
-            Err(SendError::Ambiguous(reason)) => {
+            Err(TelnyxSendError {
+                error: SendError::Ambiguous(reason),
+                ..
+            }) => {
                 tracing::error!(%reason, "send outcome unknown; not retried to never send twice");
                 outbox::mark_unknown(&mut tx, id, &reason).await?;
             }
-            Err(e) => {
-                tracing::error!(error = %e, attempt = item.attempts, "send failed");
-                outbox::mark_failed(&mut tx, id, &e.to_string()).await?;
+            Err(TelnyxSendError { error, .. }) => {
+                tracing::error!(%error, attempt = item.attempts, "send failed");
+                outbox::mark_failed(&mut tx, id, &error.to_string()).await?;
             }
         }
         tx.commit().await
@@ -115,22 +138,61 @@ impl OutboxDispatcher {
         )
     }
 
-    async fn send(&self, tenant: TenantId, item: &OutboxItem) -> Result<Sent, SendError> {
-        if item.channel != Channel::Whatsapp.as_str() {
-            return Err(SendError::Permanent(format!(
-                "no sender for channel {}",
-                item.channel
-            )));
+    /// Send with the channel's sender. The error carries the provider's `Retry-After` when it
+    /// gave one (only Telnyx does, hence the type).
+    async fn send(&self, tenant: TenantId, item: &OutboxItem) -> Result<Sent, TelnyxSendError> {
+        match Channel::parse(&item.channel) {
+            Ok(Channel::Whatsapp) => Ok(self.send_whatsapp(tenant, item).await?),
+            Ok(Channel::Sms) => self.send_sms(tenant, item).await,
+            _ => {
+                Err(SendError::Permanent(format!("no sender for channel {}", item.channel)).into())
+            }
         }
-        let message: TextMessage = serde_json::from_value(item.request.clone())
-            .map_err(|e| SendError::Permanent(format!("outbox request: {e}")))?;
+    }
+
+    async fn send_whatsapp(&self, tenant: TenantId, item: &OutboxItem) -> Result<Sent, SendError> {
+        let message: TextMessage = request_of(item)?;
         let token = self.whatsapp_token(tenant).await?;
         let provider_message_id = self.whatsapp.send_text(&token, &message).await?;
         Ok(Sent {
+            channel: Channel::Whatsapp,
+            message_type: "text",
             provider_message_id,
-            text: message.text,
+            text: Some(message.text),
             reply_to: message.reply_to,
         })
+    }
+
+    /// Send through Telnyx with the row id as `Idempotency-Key`.
+    async fn send_sms(&self, tenant: TenantId, item: &OutboxItem) -> Result<Sent, TelnyxSendError> {
+        let request: SmsRequest = request_of(item)?;
+        let TelnyxCredentials { api_key, sender } = self.telnyx_credentials(tenant).await?;
+        let provider_message_id = self
+            .telnyx
+            .send(&api_key, item.id, &request.outbound(sender))
+            .await?;
+        Ok(Sent {
+            channel: Channel::Sms,
+            message_type: request.message_type(),
+            provider_message_id,
+            text: request.text,
+            reply_to: None,
+        })
+    }
+
+    async fn telnyx_credentials(&self, tenant: TenantId) -> Result<TelnyxCredentials, SendError> {
+        let load = async {
+            let mut tx = TenantTx::begin(&self.pool, tenant).await?;
+            let config = open_channel_config(&mut tx, &self.secrets, Channel::Sms).await?;
+            tx.commit().await?;
+            Ok::<_, TenancyError>(config)
+        };
+        let config = load.await.map_err(|e| match e {
+            // The request has not left yet, so a database hiccup here is safe to retry.
+            TenancyError::Db(e) => SendError::Retryable(format!("loading credentials: {e}")),
+            other => SendError::Permanent(format!("SMS channel secrets: {other}")),
+        })?;
+        sms::credentials(config.as_ref(), &self.config)
     }
 
     async fn whatsapp_token(
@@ -183,8 +245,16 @@ impl OutboxDispatcher {
     }
 }
 
+/// The outbox request of `item`, as the type its channel stores.
+fn request_of<T: serde::de::DeserializeOwned>(item: &OutboxItem) -> Result<T, SendError> {
+    serde_json::from_value(item.request.clone())
+        .map_err(|e| SendError::Permanent(format!("outbox request: {e}")))
+}
+
 struct Sent {
+    channel: Channel,
+    message_type: &'static str,
     provider_message_id: String,
-    text: String,
+    text: Option<String>,
     reply_to: Option<String>,
 }

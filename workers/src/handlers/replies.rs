@@ -1,0 +1,61 @@
+//! Replies a handler queues: rows in the outbox, written in the event's transaction and sent
+//! after it commits (see [`crate::outbox`]).
+//!
+//! Every reply has an idempotency key naming its cause, unique per tenant, so the same cause
+//! never queues two sends — e.g. `welcome:{contact}` for the first-contact welcome, which any
+//! channel queues when an inbound message creates its contact.
+
+use serde_json::Value;
+use switchyard_shared::db::outbox::{self, NewOutbound};
+use switchyard_shared::db::{TenantTx, tenants};
+use switchyard_shared::domain::Channel;
+use switchyard_shared::envelope::Envelope;
+use uuid::Uuid;
+
+use super::HandleError;
+
+/// Who a reply goes to, and on which channel.
+#[derive(Debug, Clone, Copy)]
+pub struct Recipient {
+    pub channel: Channel,
+    pub contact_id: Uuid,
+    pub conversation_id: Option<Uuid>,
+}
+
+/// Queue `request` (the channel's outbox request) under `key`; `None` when a reply with that
+/// key was queued before.
+pub async fn queue(
+    tx: &mut TenantTx,
+    envelope: &Envelope,
+    to: Recipient,
+    key: &str,
+    request: Value,
+) -> Result<Option<Uuid>, HandleError> {
+    Ok(outbox::enqueue(
+        tx,
+        &NewOutbound {
+            channel: to.channel,
+            conversation_id: to.conversation_id,
+            contact_id: Some(to.contact_id),
+            idempotency_key: key,
+            request,
+            source_event_id: Some(envelope.id),
+        },
+    )
+    .await?)
+}
+
+/// Queue the tenant's welcome text for a contact that was just created, if the tenant has
+/// one; `request` builds the channel's outbox request from the text.
+pub async fn queue_welcome(
+    tx: &mut TenantTx,
+    envelope: &Envelope,
+    to: Recipient,
+    request: impl FnOnce(String) -> Value,
+) -> Result<Option<Uuid>, HandleError> {
+    let Some(text) = tenants::get(tx).await?.and_then(|t| t.welcome_text) else {
+        return Ok(None);
+    };
+    let key = format!("welcome:{}", to.contact_id);
+    queue(tx, envelope, to, &key, request(text)).await
+}
