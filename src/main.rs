@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use switchyard::app::{Application, Role};
 use switchyard::demo;
 use switchyard::sandbox::signing::TelnyxSigner;
+use switchyard::sandbox::telnyx::FakeTelnyx;
 use switchyard::sandbox::{FakeGraph, simulate};
 use switchyard::settings::Settings;
 use switchyard_shared::config::{DatabaseConfig, SecretsConfig};
@@ -288,6 +289,10 @@ async fn serve(
         let graph = FakeGraph::start(bind, shutdown.clone()).await?;
         settings.worker.whatsapp_api_base = graph.api_base();
         tracing::info!(api_base = %graph.api_base(), "sandbox: fake WhatsApp Graph API running");
+        let telnyx_bind = SocketAddr::new(bind.ip(), bind.port().saturating_add(1));
+        let telnyx = FakeTelnyx::start(telnyx_bind, shutdown.clone()).await?;
+        settings.worker.telnyx_api_base = telnyx.api_base();
+        tracing::info!(api_base = %telnyx.api_base(), "sandbox: fake Telnyx API running");
         // `switchyard simulate telnyx` signs with the sandbox key.
         if settings.ingress.telnyx_public_key.is_none() {
             settings.ingress.telnyx_public_key = Some(TelnyxSigner::sandbox().public_key_base64());
@@ -298,7 +303,7 @@ async fn serve(
         let secrets = SecretBox::from_config(settings.secrets.encryption_keys.expose())?;
         let tenant = demo::ensure_demo_tenant(app.pool(), &secrets).await?;
         tracing::info!(tenant_id = %tenant, phone_number_id = demo::DEMO_PHONE_NUMBER_ID,
-            "sandbox: demo tenant ready; try `switchyard simulate whatsapp`");
+            "sandbox: demo tenant ready; try `switchyard simulate whatsapp|telnyx|twilio`");
     }
     app.run(shutdown).await
 }

@@ -31,6 +31,9 @@ pub struct ChannelTenant {
     pub telnyx_public_key: Option<TelnyxPublicKey>,
     /// `twilio_auth_token` of the tenant's SMS config.
     pub twilio_auth_token: Option<SecretString>,
+    /// The tenant's own numbers (its SMS and voice configs'), E.164: on a call event that does
+    /// not say which way the call goes, the other party is the customer.
+    pub numbers: Vec<String>,
 }
 
 impl ChannelTenant {
@@ -95,7 +98,17 @@ impl ChannelRoutes {
             .collect();
         let mut tx = TenantTx::begin(&self.pool, tenant_id).await?;
         let sms = channel_configs::get(&mut tx, Channel::Sms).await?;
+        let voice = channel_configs::get(&mut tx, Channel::Voice).await?;
         tx.commit().await?;
+        let numbers = [
+            (&sms, "telnyx_phone_number"),
+            (&sms, "twilio_phone_number"),
+            (&voice, "phone_number"),
+        ]
+        .into_iter()
+        .filter_map(|(config, field)| config.as_ref()?.settings.get(field)?.as_str())
+        .map(str::to_owned)
+        .collect();
         let (telnyx_public_key, twilio_auth_token) = match sms {
             Some(sms) => self.verification_keys(tenant_id, &sms)?,
             None => (None, None),
@@ -105,6 +118,7 @@ impl ChannelRoutes {
             channels,
             telnyx_public_key,
             twilio_auth_token,
+            numbers,
         })))
     }
 

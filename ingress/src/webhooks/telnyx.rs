@@ -149,7 +149,7 @@ pub async fn receive(
         return Ok(StatusCode::OK);
     };
 
-    let contact = conversation_contact(&webhook, routing.as_ref());
+    let contact = conversation_contact(&webhook, routing.as_ref(), tenant);
     let envelope = Envelope::new(
         tenant.tenant_id,
         channel,
@@ -165,30 +165,41 @@ pub async fn receive(
     Ok(StatusCode::OK)
 }
 
-/// Whose conversation the event belongs to: for messaging, the customer's number; for calls,
-/// the call session, so that one call's events (which do not all say which side is ours) stay
-/// in order.
-fn conversation_contact(webhook: &Webhook<'_>, routing: Option<&Routing>) -> String {
-    let session = match webhook.event() {
+/// Whose conversation the event belongs to: the customer's number. A call event that does not
+/// say which way the call goes (`call.hangup`, the assistant's events) names both parties; the
+/// one that is not among the tenant's numbers is the customer. All events of a call then share
+/// the caller's key, so they stay in order. Failing that, the call session keys the event.
+fn conversation_contact(
+    webhook: &Webhook<'_>,
+    routing: Option<&Routing>,
+    tenant: &ChannelTenant,
+) -> String {
+    let leg = match webhook.event() {
         Ok(
             Event::CallInitiated(leg, _)
             | Event::CallAnswered(leg, _)
             | Event::CallHangup(leg, _)
             | Event::ConversationEnded(leg, _)
             | Event::InsightsGenerated(leg, _),
-        ) => leg.call_session_id.map(|s| format!("call:{s}")),
+        ) => Some(leg),
         _ => None,
     };
-    match (routing, session) {
-        (Some(Routing::Messaging { contact, .. }), _) => contact.clone(),
-        (_, Some(session)) => session,
-        (
-            Some(Routing::Voice {
-                contact: Some(contact),
-                ..
-            }),
-            None,
-        ) => contact.clone(),
-        _ => format!("event:{}", webhook.event_id()),
+    match routing {
+        Some(Routing::Messaging { contact, .. })
+        | Some(Routing::Voice {
+            contact: Some(contact),
+            ..
+        }) => return contact.clone(),
+        _ => {}
     }
+    let Some(leg) = leg else {
+        return format!("event:{}", webhook.event_id());
+    };
+    tenant
+        .numbers
+        .iter()
+        .find_map(|ours| leg.remote_party_given(ours))
+        .map(str::to_owned)
+        .or_else(|| leg.call_session_id.as_ref().map(|s| format!("call:{s}")))
+        .unwrap_or_else(|| format!("event:{}", webhook.event_id()))
 }
