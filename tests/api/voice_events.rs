@@ -12,18 +12,16 @@ const FOLLOW_UP: &str = "Thanks for calling! Book online: https://shop.example.t
 
 /// A tenant with SMS and voice on the fixtures' number and connection, and a follow-up text.
 async fn voice_tenant(app: &TestApp) -> TenantId {
-    let (tenant, key) = app
-        .tenant_with(
-            "Voice shop",
-            None,
-            json!({ "follow_up_sms_text": FOLLOW_UP }),
-        )
-        .await;
+    let (tenant, key) = app.tenant_with("Voice shop", None, json!({})).await;
     app.put_telnyx_sms(&key).await;
     app.put_channel(
         &key,
         "voice",
-        json!({ "telnyx_connection_id": "7000000000000000001", "phone_number": TELNYX_NUMBER }),
+        json!({
+            "telnyx_connection_id": "7000000000000000001",
+            "phone_number": TELNYX_NUMBER,
+            "follow_up_sms_text": FOLLOW_UP,
+        }),
     )
     .await;
     tenant

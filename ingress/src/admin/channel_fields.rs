@@ -72,6 +72,8 @@ const VOICE: &[FieldSpec] = &[
     secret("telnyx_api_key"),
     // What the voice assistant's tool calls present (`/tools/{tenant}/…`).
     secret("tool_secret"),
+    // Sent by SMS to the caller once the assistant's conversation ended (optional).
+    field("follow_up_sms_text", Format::Text),
 ];
 const EMAIL: &[FieldSpec] = &[
     route("address", Format::Email, "email"),

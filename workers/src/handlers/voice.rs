@@ -7,23 +7,19 @@
 //!   still ends as an ended call.
 //! - `call.conversation.ended` stores the assistant's transcript and a short summary on the
 //!   call, creates or updates the caller's open lead (source channel `voice`, notes = the
-//!   summary), and — when the tenant has set `metadata.follow_up_sms_text` — queues that text
-//!   as one SMS to the caller (idempotency key `follow-up:{call_session_id}`).
+//!   summary), and — when the tenant's voice config has a `follow_up_sms_text` — queues that
+//!   text as one SMS to the caller (idempotency key `follow-up:{call_session_id}`).
 //! - `call.conversation_insights.generated` makes the insight results the summary of the call
 //!   and the notes of its lead.
 //!
 //! The caller is the other party: the payload says which when it has a direction; otherwise
 //! it is the contact of the envelope's conversation key, which the ingress resolved. A caller
 //! whose number is not E.164 (a SIP URI) gets no contact, lead or follow-up.
-//!
-//! (`follow_up_sms_text` lives in the tenant's metadata because the voice channel's fields
-//! are fixed by the admin API; `PATCH /api/v1/tenant {"metadata": {"follow_up_sms_text": …}}`
-//! sets it.)
 
 use chrono::Utc;
 use serde_json::Value;
 use switchyard_shared::db::calls::{self, CallEvent, CallState};
-use switchyard_shared::db::{TenantTx, contacts, conversations, leads, tenants};
+use switchyard_shared::db::{TenantTx, channel_configs, contacts, conversations, leads};
 use switchyard_shared::domain::{Channel, E164Number};
 use switchyard_shared::envelope::Envelope;
 use switchyard_shared::payloads::telnyx::{
@@ -169,14 +165,17 @@ async fn conversation_ended(
     )
     .await?;
 
-    let follow_up = tenants::get(tx).await?.and_then(|t| {
-        t.metadata
-            .get("follow_up_sms_text")
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|text| !text.is_empty())
-            .map(str::to_owned)
-    });
+    let follow_up = channel_configs::get(tx, Channel::Voice)
+        .await?
+        .and_then(|voice| {
+            voice
+                .settings
+                .get("follow_up_sms_text")
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|text| !text.is_empty())
+                .map(str::to_owned)
+        });
     if let Some(text) = follow_up {
         let conversation_id = conversations::upsert(tx, *contact_id, Channel::Sms, None).await?;
         let to = Recipient {
