@@ -2,7 +2,7 @@
 //! Telnyx API on the way out.
 
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 use switchyard::sandbox::signing::TelnyxSigner;
 
 use crate::helpers::*;
@@ -96,6 +96,67 @@ async fn a_call_through_the_ingress_becomes_a_call_record_and_a_lead() {
             .await
             .unwrap();
     assert_eq!(lead_phone, CUSTOMER_NUMBER);
+
+    // Agents see the call and move the lead along; other tenants see neither.
+    let calls: Value = app
+        .call(Method::GET, "/api/v1/calls", &key, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(calls["items"].as_array().unwrap().len(), 1);
+    assert_eq!(calls["items"][0]["state"], "ended");
+    assert!(calls["items"][0]["summary"].is_string());
+    let leads: Value = app
+        .call(Method::GET, "/api/v1/leads?status=new", &key, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let lead_id = leads["items"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/leads/{lead_id}");
+    let moved = app
+        .call(
+            Method::PATCH,
+            &path,
+            &key,
+            Some(json!({ "status": "contacted", "notes": "Called back" })),
+        )
+        .await;
+    assert_eq!(moved.status(), 200);
+    let moved: Value = moved.json().await.unwrap();
+    assert_eq!(
+        (moved["status"].as_str(), moved["notes"].as_str()),
+        (Some("contacted"), Some("Called back"))
+    );
+    let invalid = app
+        .call(
+            Method::PATCH,
+            &path,
+            &key,
+            Some(json!({ "status": "maybe" })),
+        )
+        .await;
+    assert_eq!(invalid.status(), 422);
+    let (_, other) = app.provision("Someone Else").await;
+    assert_eq!(
+        app.call(
+            Method::PATCH,
+            &path,
+            &other,
+            Some(json!({ "status": "won" }))
+        )
+        .await
+        .status(),
+        404
+    );
+    let none: Value = app
+        .call(Method::GET, "/api/v1/calls", &other, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(none["items"].as_array().unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

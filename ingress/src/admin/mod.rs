@@ -9,6 +9,7 @@
 
 mod api_keys;
 mod audit;
+mod calls;
 mod channel_fields;
 mod channels;
 mod contacts;
@@ -56,6 +57,9 @@ fn routes() -> OpenApiRouter<IngressState> {
         .routes(routes!(contacts::read, contacts::update, contacts::delete))
         .routes(routes!(conversations::list_conversations))
         .routes(routes!(conversations::list_messages))
+        .routes(routes!(calls::list_calls))
+        .routes(routes!(calls::list_leads))
+        .routes(routes!(calls::update_lead))
         .routes(routes!(vault::create, vault::list))
         .routes(routes!(vault::read, vault::replace, vault::delete))
         .routes(routes!(vault::reveal))

@@ -50,3 +50,14 @@ pub enum VaultKind {
     GenesysCloud,
     Custom,
 }
+
+/// Where a lead stands.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum LeadStatus {
+    New,
+    Contacted,
+    Qualified,
+    Won,
+    Lost,
+}

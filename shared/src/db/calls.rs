@@ -135,3 +135,50 @@ pub async fn set_summary(tx: &mut TenantTx, id: Uuid, summary: &str) -> Result<(
         .await?;
     Ok(())
 }
+
+/// A call as the admin API shows it.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct CallRecord {
+    pub id: Uuid,
+    pub call_session_id: String,
+    pub connection_id: Option<String>,
+    /// `incoming` or `outgoing`, once an event said so.
+    pub direction: Option<String>,
+    pub from_number: Option<String>,
+    pub to_number: Option<String>,
+    pub contact_id: Option<Uuid>,
+    /// `initiated`, `answered` or `ended`.
+    pub state: String,
+    pub started_at: Option<DateTime<Utc>>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_secs: Option<i32>,
+    pub hangup_cause: Option<String>,
+    pub hangup_source: Option<String>,
+    /// The voice assistant's conversation: `[{role, content, timestamp, …}]`.
+    pub transcript: Option<serde_json::Value>,
+    pub summary: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The acting tenant's calls in the order they were recorded, optionally of one contact.
+pub async fn list(
+    tx: &mut TenantTx,
+    contact_id: Option<Uuid>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<CallRecord>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT id, call_session_id, connection_id, direction, from_number, to_number, \
+           contact_id, state, started_at, answered_at, ended_at, duration_secs, hangup_cause, \
+           hangup_source, transcript, summary, created_at \
+         FROM calls \
+         WHERE ($1::uuid IS NULL OR id > $1) AND ($2::uuid IS NULL OR contact_id = $2) \
+         ORDER BY id LIMIT $3",
+    )
+    .bind(after)
+    .bind(contact_id)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?)
+}

@@ -50,3 +50,67 @@ pub async fn note_call(tx: &mut TenantTx, call_id: Uuid, notes: &str) -> Result<
     .await?;
     Ok(done.rows_affected() > 0)
 }
+
+/// A lead as the admin API shows it.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Lead {
+    pub id: Uuid,
+    pub contact_id: Uuid,
+    pub source_channel: String,
+    /// `new`, `contacted`, `qualified`, `won` or `lost`.
+    pub status: String,
+    pub notes: Option<String>,
+    pub last_call_id: Option<Uuid>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+macro_rules! lead_columns {
+    () => {
+        "id, contact_id, source_channel, status, notes, last_call_id, created_at, updated_at"
+    };
+}
+
+/// The acting tenant's leads in the order they were opened, optionally filtered.
+pub async fn list(
+    tx: &mut TenantTx,
+    status: Option<&str>,
+    contact_id: Option<Uuid>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Lead>, DbError> {
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        lead_columns!(),
+        " FROM leads \
+         WHERE ($1::uuid IS NULL OR id > $1) AND ($2::text IS NULL OR status = $2) \
+           AND ($3::uuid IS NULL OR contact_id = $3) \
+         ORDER BY id LIMIT $4"
+    ))
+    .bind(after)
+    .bind(status)
+    .bind(contact_id)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// Move a lead along (`status`) and/or replace its notes; `None` when there is no such lead.
+pub async fn update(
+    tx: &mut TenantTx,
+    id: Uuid,
+    status: Option<&str>,
+    notes: Option<&str>,
+) -> Result<Option<Lead>, DbError> {
+    Ok(sqlx::query_as(concat!(
+        "UPDATE leads SET status = coalesce($2, status), notes = coalesce($3, notes), \
+           updated_at = now() \
+         WHERE id = $1 RETURNING ",
+        lead_columns!()
+    ))
+    .bind(id)
+    .bind(status)
+    .bind(notes)
+    .fetch_optional(tx.conn())
+    .await?)
+}
