@@ -123,8 +123,9 @@ enum SimulateCommand {
     Telnyx {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         ingress: String,
-        /// The customer's number, E.164.
-        #[arg(long, default_value = "+15550001111")]
+        /// The customer's number, E.164 (another customer than `simulate whatsapp`'s, so each
+        /// channel shows its own welcome).
+        #[arg(long, default_value = "+15550002001")]
         from: String,
         /// The tenant's Telnyx number.
         #[arg(long, default_value = demo::DEMO_TELNYX_NUMBER)]
@@ -141,7 +142,8 @@ enum SimulateCommand {
         public_base_url: Option<String>,
         #[arg(long, default_value = demo::DEMO_TWILIO_AUTH_TOKEN)]
         auth_token: SecretString,
-        #[arg(long, default_value = "+15550001111")]
+        /// The customer's number, E.164.
+        #[arg(long, default_value = "+15550002002")]
         from: String,
         #[arg(long, default_value = demo::DEMO_TWILIO_NUMBER)]
         to: String,
