@@ -54,6 +54,7 @@ impl Application {
                 queue.clone(),
                 secrets.clone(),
                 &settings.worker.whatsapp_api_base,
+                settings.google.clone(),
             );
             Some((listener, state))
         } else {

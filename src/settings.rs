@@ -2,7 +2,7 @@
 
 use clap::Args;
 use switchyard_shared::config::{
-    DatabaseConfig, IngressConfig, QueueConfig, SecretsConfig, WorkerConfig,
+    DatabaseConfig, GoogleConfig, IngressConfig, QueueConfig, SecretsConfig, WorkerConfig,
 };
 
 #[derive(Debug, Clone, Args)]
@@ -15,6 +15,8 @@ pub struct Settings {
     pub ingress: IngressConfig,
     #[command(flatten)]
     pub worker: WorkerConfig,
+    #[command(flatten)]
+    pub google: GoogleConfig,
     #[command(flatten)]
     pub secrets: SecretsConfig,
 }

@@ -18,6 +18,7 @@
 pub mod admin;
 pub mod auth;
 pub mod error;
+pub mod google;
 pub mod graph;
 pub mod health;
 pub mod routing;

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use sqlx::PgPool;
-use switchyard_shared::config::IngressConfig;
+use switchyard_shared::config::{GoogleConfig, IngressConfig};
 use switchyard_shared::queue::EventQueue;
 use switchyard_shared::secrets::SecretBox;
 use switchyard_shared::shutdown::Shutdown;
@@ -37,6 +37,8 @@ pub struct IngressState {
     pub config: Arc<IngressConfig>,
     pub auth: Arc<AuthState>,
     pub graph: crate::graph::MetaGraph,
+    pub google: Arc<GoogleConfig>,
+    pub google_onboarding: crate::google::GoogleOnboarding,
 }
 
 /// Keys and limits of the admin API's authentication.
@@ -73,6 +75,7 @@ impl IngressState {
         queue: Arc<dyn EventQueue>,
         secrets: Arc<SecretBox>,
         graph_api_base: &str,
+        google: GoogleConfig,
     ) -> Self {
         let ttl = Duration::from_secs(config.route_cache_ttl_secs);
         let whatsapp_routes = WhatsAppRoutes::new(
@@ -100,6 +103,8 @@ impl IngressState {
             }),
             auth: Arc::new(AuthState::new(&config)),
             graph: crate::graph::MetaGraph::new(graph_api_base),
+            google: Arc::new(google),
+            google_onboarding: crate::google::GoogleOnboarding::new(Duration::from_secs(15)),
             config: Arc::new(config),
         }
     }
@@ -124,6 +129,10 @@ pub fn router(state: IngressState) -> Router {
         .route("/webhooks/twilio/sms", post(webhooks::twilio::receive_sms))
         .route("/tools/{tenant}/send-sms", post(tools::send_sms))
         .route("/tools/{tenant}/business-info", post(tools::business_info))
+        .route(
+            "/oauth/google/callback",
+            get(admin::gmail_connect::callback),
+        )
         .merge(admin::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

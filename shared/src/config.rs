@@ -220,6 +220,68 @@ impl WorkerConfig {
     }
 }
 
+/// Google: the OAuth client tenants connect their Gmail mailboxes through, the Gmail API, and
+/// the Pub/Sub push subscription that carries Gmail's notifications. Every base URL is
+/// configurable so tests and the sandbox point at fakes.
+#[derive(Debug, Clone, Args)]
+pub struct GoogleConfig {
+    /// The OAuth client's id (Google Cloud console → Credentials).
+    #[arg(long, env = "GOOGLE_OAUTH_CLIENT_ID")]
+    pub oauth_client_id: Option<String>,
+
+    #[arg(long, env = "GOOGLE_OAUTH_CLIENT_SECRET")]
+    pub oauth_client_secret: Option<SecretString>,
+
+    /// Where the consent screen is.
+    #[arg(
+        long,
+        env = "GOOGLE_OAUTH_AUTH_URL",
+        default_value = "https://accounts.google.com/o/oauth2/v2/auth"
+    )]
+    pub oauth_auth_url: String,
+
+    /// Where codes and refresh tokens are exchanged for access tokens.
+    #[arg(
+        long,
+        env = "GOOGLE_OAUTH_TOKEN_URL",
+        default_value = "https://oauth2.googleapis.com/token"
+    )]
+    pub oauth_token_url: String,
+
+    /// The callback registered with the OAuth client:
+    /// `https://<your ingress>/oauth/google/callback`.
+    #[arg(long, env = "GOOGLE_OAUTH_REDIRECT_URL")]
+    pub oauth_redirect_url: Option<String>,
+
+    /// Gmail API base, version included.
+    #[arg(
+        long,
+        env = "GMAIL_API_BASE",
+        default_value = "https://gmail.googleapis.com/gmail/v1"
+    )]
+    pub gmail_api_base: String,
+
+    /// The Pub/Sub topic Gmail publishes mailbox changes to (`projects/<p>/topics/<t>`).
+    #[arg(long, env = "GMAIL_PUBSUB_TOPIC")]
+    pub gmail_pubsub_topic: Option<String>,
+
+    /// Google's signing keys for the push subscription's OIDC tokens (JWKS).
+    #[arg(
+        long,
+        env = "GOOGLE_CERTS_URL",
+        default_value = "https://www.googleapis.com/oauth2/v3/certs"
+    )]
+    pub certs_url: String,
+
+    /// The audience the push subscription puts in its tokens.
+    #[arg(long, env = "PUBSUB_PUSH_AUDIENCE")]
+    pub pubsub_push_audience: Option<String>,
+
+    /// The service account the push subscription signs as.
+    #[arg(long, env = "PUBSUB_PUSH_SERVICE_ACCOUNT")]
+    pub pubsub_push_service_account: Option<String>,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct SecretsConfig {
     /// `id:base64(32 bytes)[,…]`, active key first; `switchyard keygen` prints one.

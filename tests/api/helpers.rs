@@ -19,7 +19,8 @@ use switchyard::sandbox::telnyx::FakeTelnyx;
 use switchyard::settings::Settings;
 use switchyard_ingress::verify::meta::sign;
 use switchyard_shared::config::{
-    DatabaseConfig, IngressConfig, QueueBackend, QueueConfig, SecretsConfig, WorkerConfig,
+    DatabaseConfig, GoogleConfig, IngressConfig, QueueBackend, QueueConfig, SecretsConfig,
+    WorkerConfig,
 };
 use switchyard_shared::domain::{ConversationKey, TenantId};
 use switchyard_shared::envelope::{Envelope, new_traceparent};
@@ -193,6 +194,18 @@ impl TestEnv {
                 outbox_max_attempts: 3,
                 outbox_poll_ms: 100,
                 outbox_retry_base_ms: 100,
+            },
+            google: GoogleConfig {
+                oauth_client_id: Some("test-client.apps.googleusercontent.com".into()),
+                oauth_client_secret: Some(SecretString::new("test-oauth-client-secret")),
+                oauth_auth_url: "https://accounts.google.example/o/oauth2/v2/auth".into(),
+                oauth_token_url: "http://127.0.0.1:9/token".into(),
+                oauth_redirect_url: Some("https://hooks.example.test/oauth/google/callback".into()),
+                gmail_api_base: "http://127.0.0.1:9/gmail/v1".into(),
+                gmail_pubsub_topic: Some("projects/test/topics/gmail".into()),
+                certs_url: "http://127.0.0.1:9/oauth2/v3/certs".into(),
+                pubsub_push_audience: Some("https://hooks.example.test/webhooks/gmail".into()),
+                pubsub_push_service_account: Some("push@test.iam.gserviceaccount.com".into()),
             },
             secrets: SecretsConfig {
                 encryption_keys: SecretString::new(SecretBox::generate_key_spec("test1")),

@@ -6,6 +6,7 @@ mod assistant_tools;
 mod auth;
 mod channels;
 mod contacts;
+mod gmail_connect;
 mod health;
 mod helpers;
 mod isolation;

@@ -16,6 +16,7 @@ mod contacts;
 mod conversations;
 mod embedded_signup;
 mod extract;
+pub mod gmail_connect;
 pub mod openapi;
 mod pagination;
 mod schema;
@@ -70,6 +71,8 @@ fn routes() -> OpenApiRouter<IngressState> {
             channels::delete_whatsapp
         ))
         .routes(routes!(embedded_signup::finish))
+        .routes(routes!(gmail_connect::start))
+        .routes(routes!(gmail_connect::mailbox))
         .routes(routes!(
             channels::sms::read,
             channels::sms::put,

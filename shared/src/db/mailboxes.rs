@@ -1,0 +1,65 @@
+//! `gmail_mailboxes`: a tenant's connected Gmail mailbox — its history cursor, its watch, the
+//! state of its OAuth connection. The address and the sealed tokens are in the `email` channel
+//! config; see the migration for why the two are apart.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{DbError, TenantTx};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Mailbox {
+    pub address: String,
+    /// The Gmail `historyId` everything up to which has been synced.
+    pub history_id: i64,
+    pub watch_expires_at: Option<DateTime<Utc>>,
+    pub access_token_expires_at: Option<DateTime<Utc>>,
+    /// `active`, or `needs_consent` once Google revoked the refresh token.
+    pub status: String,
+    pub last_error: Option<String>,
+    pub connected_at: DateTime<Utc>,
+}
+
+/// What a (re)connection establishes.
+#[derive(Debug, Clone)]
+pub struct Connected<'a> {
+    pub address: &'a str,
+    pub history_id: i64,
+    pub watch_expires_at: Option<DateTime<Utc>>,
+    pub access_token_expires_at: Option<DateTime<Utc>>,
+}
+
+/// Record a (re)connected mailbox: a new consent starts the cursor at the watch's `historyId`
+/// and clears any earlier trouble.
+pub async fn connect(tx: &mut TenantTx, new: &Connected<'_>) -> Result<Mailbox, DbError> {
+    Ok(sqlx::query_as(
+        "INSERT INTO gmail_mailboxes \
+           (tenant_id, address, history_id, watch_expires_at, access_token_expires_at) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (tenant_id) DO UPDATE SET address = EXCLUDED.address, \
+           history_id = EXCLUDED.history_id, watch_expires_at = EXCLUDED.watch_expires_at, \
+           access_token_expires_at = EXCLUDED.access_token_expires_at, status = 'active', \
+           last_error = NULL, connected_at = now(), updated_at = now() \
+         RETURNING address, history_id, watch_expires_at, access_token_expires_at, status, \
+           last_error, connected_at",
+    )
+    .bind(tx.tenant().as_uuid())
+    .bind(new.address)
+    .bind(new.history_id)
+    .bind(new.watch_expires_at)
+    .bind(new.access_token_expires_at)
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+/// The tenant's mailbox, if it connected one.
+pub async fn get(tx: &mut TenantTx) -> Result<Option<Mailbox>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT address, history_id, watch_expires_at, access_token_expires_at, status, \
+           last_error, connected_at \
+         FROM gmail_mailboxes WHERE tenant_id = $1",
+    )
+    .bind(tx.tenant().as_uuid())
+    .fetch_optional(tx.conn())
+    .await?)
+}
