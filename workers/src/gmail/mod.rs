@@ -12,4 +12,5 @@
 
 pub mod client;
 pub mod mime;
+pub mod oauth;
 pub mod sync;
