@@ -98,6 +98,8 @@ pub struct InboundEmail {
     pub label_ids: Vec<String>,
     pub from: Mailbox,
     pub to: Vec<Mailbox>,
+    /// Where the sender asked replies to go (`Reply-To`), when not to `from`.
+    pub reply_to: Option<Mailbox>,
     pub subject: String,
     pub message_id: Option<String>,
     pub references: Vec<String>,
@@ -134,11 +136,8 @@ pub fn decode(message: &GmailMessage) -> Result<InboundEmail, MimeError> {
     let parsed = MessageParser::default()
         .parse(&raw)
         .ok_or_else(|| MimeError::Unparsable(message.id.clone()))?;
-    let from = parsed
-        .from()
-        .and_then(|a| a.first())
-        .and_then(|a| mailbox(a.name(), a.address()))
-        .ok_or_else(|| MimeError::NoSender(message.id.clone()))?;
+    let from =
+        first_mailbox(parsed.from()).ok_or_else(|| MimeError::NoSender(message.id.clone()))?;
     let to = parsed
         .to()
         .map(|to| {
@@ -165,6 +164,7 @@ pub fn decode(message: &GmailMessage) -> Result<InboundEmail, MimeError> {
         label_ids: message.label_ids.clone(),
         from,
         to,
+        reply_to: first_mailbox(parsed.reply_to()),
         subject: parsed.subject().unwrap_or_default().trim().to_owned(),
         message_id: parsed.message_id().map(str::to_owned),
         references: ids(parsed.references()),
@@ -172,6 +172,12 @@ pub fn decode(message: &GmailMessage) -> Result<InboundEmail, MimeError> {
         date,
         body,
     })
+}
+
+fn first_mailbox(address: Option<&mail_parser::Address>) -> Option<Mailbox> {
+    address
+        .and_then(|a| a.first())
+        .and_then(|a| mailbox(a.name(), a.address()))
 }
 
 fn mailbox(name: Option<&str>, address: Option<&str>) -> Option<Mailbox> {
@@ -185,7 +191,8 @@ fn mailbox(name: Option<&str>, address: Option<&str>) -> Option<Mailbox> {
     })
 }
 
-fn ids(value: &HeaderValue) -> Vec<String> {
+/// The message ids of a `References` / `In-Reply-To` header.
+pub(super) fn ids(value: &HeaderValue) -> Vec<String> {
     match value {
         HeaderValue::Text(id) => vec![id.to_string()],
         HeaderValue::TextList(ids) => ids.iter().map(ToString::to_string).collect(),
@@ -354,6 +361,7 @@ mod tests {
             Some("CAFAKE0000000000000000000000000000@mail.example.org")
         );
         assert!(email.references.is_empty() && email.in_reply_to.is_empty());
+        assert_eq!(email.reply_to, None);
         assert_eq!(
             email.date,
             DateTime::parse_from_rfc2822("Thu, 1 Jan 2026 08:19:55 +0000")
@@ -504,9 +512,19 @@ mod tests {
         payload.headers.push(header("In-Reply-To", "<a@x>"));
         payload
             .headers
+            .push(header("Reply-To", "Bookings <bookings@example.org>"));
+        payload
+            .headers
             .push(header("References", "<root@x>\r\n <a@x>"));
         let email = decode(&message(payload)).unwrap();
         assert_eq!(email.in_reply_to, ["a@x"]);
         assert_eq!(email.references, ["root@x", "a@x"]);
+        assert_eq!(
+            email.reply_to,
+            Some(Mailbox {
+                address: "bookings@example.org".into(),
+                name: Some("Bookings".into())
+            })
+        );
     }
 }

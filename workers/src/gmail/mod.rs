@@ -13,4 +13,5 @@
 pub mod client;
 pub mod mime;
 pub mod oauth;
+pub mod reply;
 pub mod sync;
