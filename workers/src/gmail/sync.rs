@@ -10,13 +10,16 @@
 //!    sync starts **from the stored cursor**, not from the notification's id, so nothing between
 //!    the two is missed.
 //! 2. [`SyncPlan`]: fed every page in order, it collects the messages to fetch, oldest first,
-//!    each once, leaving out those that are not inbound mail (see [`is_inbound`]) — above all
-//!    `SENT`, our own replies, so a reply never triggers another reply.
+//!    each once, keeping only inbound mail (see [`is_inbound`]): labelled `INBOX`, and not
+//!    `SENT` — our own replies, so a reply never triggers another reply — `DRAFT`, `SPAM` or
+//!    `TRASH`.
 //! 3. [`SyncPlan::finish`]: the new cursor is the larger of the stored cursor and the last page's
 //!    `historyId`; the caller stores it in the same transaction as the fetched messages.
 //!
 //! When the stored cursor is too old for Gmail (404 on `history.list`), the worker lists recent
-//! messages instead; [`resync_order`] and [`SyncPlan::finish`] apply to that path too.
+//! inbox messages instead and hands them to [`SyncPlan::add_recent`]. That listing carries no
+//! labels, so the handler checks [`is_inbound`] again on each fetched message — it is cheap,
+//! and it is the last guard against answering our own mail.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -107,12 +110,12 @@ pub fn on_notification(cursor: HistoryId, notified: HistoryId) -> Decision {
 /// drafts, and what Gmail filed as spam or trash.
 const NOT_INBOUND: [&str; 4] = ["SENT", "DRAFT", "SPAM", "TRASH"];
 
-/// Whether a message with these labels is inbound mail to store and answer. Use it on the
-/// full message too: the resync path lists messages without their labels.
+/// Whether a message with these labels is inbound mail to store and answer: it reached the
+/// inbox and is none of [`NOT_INBOUND`]. A message to oneself is `SENT` and `INBOX`, and is
+/// not answered.
 pub fn is_inbound<S: AsRef<str>>(label_ids: &[S]) -> bool {
-    !label_ids
-        .iter()
-        .any(|label| NOT_INBOUND.contains(&label.as_ref()))
+    let has = |wanted: &str| label_ids.iter().any(|label| label.as_ref() == wanted);
+    has("INBOX") && !NOT_INBOUND.into_iter().any(has)
 }
 
 /// The messages one sync run will fetch, built page by page.
@@ -146,22 +149,25 @@ impl SyncPlan {
     /// `None` when this was the last one.
     pub fn add_page<'p>(&mut self, page: &'p HistoryPage) -> Option<&'p str> {
         self.newest = self.newest.max(page.history_id);
-        self.add_messages(page.added.iter().cloned());
+        let inbound = page.added.iter().filter(|m| is_inbound(&m.label_ids));
+        self.push(inbound.cloned());
         page.next_page_token.as_deref().filter(|t| !t.is_empty())
     }
 
-    /// Take in messages from another listing (the resync path), oldest first.
-    pub fn add_messages(&mut self, messages: impl IntoIterator<Item = MessageRef>) {
+    /// Take in the resync listing (`messages.list` on the inbox, newest first, without labels)
+    /// made after a notification at `notified`: the messages are fetched oldest first, and the
+    /// cursor moves to at least `notified`.
+    pub fn add_recent(&mut self, listed: Vec<MessageRef>, notified: HistoryId) {
+        self.newest = self.newest.max(notified);
+        self.push(listed.into_iter().rev());
+    }
+
+    fn push(&mut self, messages: impl Iterator<Item = MessageRef>) {
         for message in messages {
-            if is_inbound(&message.label_ids) && self.seen.insert(message.id.clone()) {
+            if self.seen.insert(message.id.clone()) {
                 self.fetch.push(message);
             }
         }
-    }
-
-    /// Raise the new cursor to at least `history_id` (the notification's id after a resync).
-    pub fn reached(&mut self, history_id: HistoryId) {
-        self.newest = self.newest.max(history_id);
     }
 
     /// The messages to fetch and the new cursor, never below the stored one.
@@ -171,13 +177,6 @@ impl SyncPlan {
             cursor: self.newest.max(self.cursor),
         }
     }
-}
-
-/// `messages.list` answers newest first; a resync stores them oldest first, like a history
-/// sync, so a conversation reads in order.
-pub fn resync_order(mut listed: Vec<MessageRef>) -> Vec<MessageRef> {
-    listed.reverse();
-    listed
 }
 
 #[cfg(test)]
@@ -276,15 +275,16 @@ mod tests {
                 added("reply", &["SENT"]),
                 added("to-self", &["SENT", "INBOX"]),
                 added("draft", &["DRAFT"]),
-                added("spam", &["SPAM"]),
-                added("archived", &[]),
+                added("spam", &["SPAM", "INBOX"]),
+                added("archived", &["CATEGORY_UPDATES"]),
             ],
             9,
             None,
         ));
-        assert_eq!(ids(&plan.finish()), ["in", "archived"]);
+        assert_eq!(ids(&plan.finish()), ["in"]);
         assert!(is_inbound(&["INBOX"]));
         assert!(!is_inbound(&["INBOX", "SENT"]));
+        assert!(!is_inbound::<&str>(&[]));
     }
 
     #[test]
@@ -310,10 +310,9 @@ mod tests {
 
     #[test]
     fn a_resync_fetches_oldest_first_and_reaches_the_notified_id() {
-        let listed = vec![added("new", &[]), added("old", &[])];
+        let listed = vec![added("new", &[]), added("old", &[]), added("old", &[])];
         let mut plan = SyncPlan::new(id(10));
-        plan.add_messages(resync_order(listed));
-        plan.reached(id(900));
+        plan.add_recent(listed, id(900));
         let outcome = plan.finish();
         assert_eq!(ids(&outcome), ["old", "new"]);
         assert_eq!(outcome.cursor, id(900));
