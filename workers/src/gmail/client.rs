@@ -406,6 +406,7 @@ fn refusal(status: StatusCode, body: &[u8], call: Call) -> GmailError {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fake_server;
     use super::*;
 
     const HISTORY: &[u8] = include_bytes!("../../../tests/fixtures/gmail/history_list.json");
@@ -608,5 +609,130 @@ mod tests {
                 .as_str(),
             "http://127.0.0.1:9/gmail/v1/users/tenant%20inbox@example.com/messages/a%2Fb"
         );
+    }
+
+    fn token() -> SecretString {
+        SecretString::new("ya29.token")
+    }
+
+    async fn client_for(
+        status: u16,
+        headers: &str,
+        body: &[u8],
+    ) -> (GmailClient, tokio::task::JoinHandle<fake_server::Recorded>) {
+        let body = std::str::from_utf8(body).unwrap();
+        let (base, request) = fake_server::serve_once(status, headers, body).await;
+        let client = GmailClient::new(reqwest::Client::new(), &format!("{base}/gmail/v1"));
+        (client, request)
+    }
+
+    #[tokio::test]
+    async fn history_list_asks_for_added_messages_from_the_cursor() {
+        let (client, request) = client_for(200, "", HISTORY).await;
+        let page = client
+            .history_list(&token(), "me", HistoryId::new(4_251_000), Some("p 2"))
+            .await
+            .unwrap();
+        assert_eq!(page.history_id, HistoryId::new(4_251_009));
+        let request = request.await.unwrap();
+        assert_eq!(
+            request.request_line,
+            "GET /gmail/v1/users/me/history?startHistoryId=4251000&historyTypes=messageAdded\
+             &pageToken=p+2 HTTP/1.1"
+        );
+        assert!(
+            request.headers.contains("authorization: bearer ya29.token"),
+            "{}",
+            request.headers
+        );
+    }
+
+    #[tokio::test]
+    async fn message_full_and_list_recent_ask_gmail_as_documented() {
+        let (client, request) = client_for(200, "", MESSAGE).await;
+        let message = client
+            .message_full(&token(), "tenant.inbox@example.com", "19b7f0a1c2d3e4f5")
+            .await
+            .unwrap();
+        assert_eq!(message.id, "19b7f0a1c2d3e4f5");
+        assert_eq!(
+            request.await.unwrap().request_line,
+            "GET /gmail/v1/users/tenant.inbox@example.com/messages/19b7f0a1c2d3e4f5?format=full HTTP/1.1"
+        );
+        let (client, request) =
+            client_for(200, "", br#"{"messages": [{"id": "a", "threadId": "t"}]}"#).await;
+        assert_eq!(
+            client
+                .list_recent(&token(), "me", 2000)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            request.await.unwrap().request_line,
+            "GET /gmail/v1/users/me/messages?labelIds=INBOX&maxResults=500 HTTP/1.1"
+        );
+    }
+
+    #[tokio::test]
+    async fn send_raw_posts_the_documented_body() {
+        let (client, request) = client_for(200, "", SEND_RESPONSE).await;
+        let fixture: SendRequest = serde_json::from_str(SEND_REQUEST).unwrap();
+        let sent = client
+            .send_raw(&token(), "me", &fixture.raw, fixture.thread_id.as_deref())
+            .await
+            .unwrap();
+        assert_eq!(sent.id, "19b7f0c3e4f50617");
+        let request = request.await.unwrap();
+        assert_eq!(
+            request.request_line,
+            "POST /gmail/v1/users/me/messages/send HTTP/1.1"
+        );
+        assert!(request.headers.contains("content-type: application/json"));
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&request.body).unwrap(),
+            serde_json::from_str::<serde_json::Value>(SEND_REQUEST).unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_429_carries_its_retry_after() {
+        let body = google_error(429, "Too many requests", "rateLimitExceeded", "");
+        let (client, _request) = client_for(429, "retry-after: 7\r\n", &body).await;
+        let e = client
+            .history_list(&token(), "me", HistoryId::new(1), None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e,
+            GmailError::RateLimited {
+                retry_after: Some(Duration::from_secs(7)),
+                reason: "HTTP 429 Too Many Requests, Too many requests (rateLimitExceeded)".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_gmail_is_transient() {
+        // Nothing listens on the port once the listener is dropped.
+        let port = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let client = GmailClient::new(
+            reqwest::Client::new(),
+            &format!("http://127.0.0.1:{port}/gmail/v1"),
+        );
+        let read = client.message_full(&token(), "me", "x").await.unwrap_err();
+        assert!(matches!(read, GmailError::Transient(_)), "{read}");
+        // A send that never connected was never sent: safe to retry too.
+        let send = client
+            .send_raw(&token(), "me", "cmF3", None)
+            .await
+            .unwrap_err();
+        assert!(matches!(send, GmailError::Transient(_)), "{send}");
     }
 }

@@ -11,6 +11,8 @@
 //! outbox.
 
 pub mod client;
+#[cfg(test)]
+mod fake_server;
 pub mod mime;
 pub mod oauth;
 pub mod reply;

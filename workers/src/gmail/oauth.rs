@@ -276,4 +276,54 @@ mod tests {
             );
         }
     }
+
+    #[tokio::test]
+    async fn refresh_posts_the_documented_form() {
+        let (base, request) = super::super::fake_server::serve_once(
+            200,
+            "",
+            r#"{"access_token": "ya29.new", "expires_in": 3599, "token_type": "Bearer"}"#,
+        )
+        .await;
+        let client = OAuthClient::new(
+            reqwest::Client::new(),
+            &format!("{base}/token"),
+            "client-1.apps.googleusercontent.com",
+            SecretString::new("s3cr&t"),
+        );
+        let before = Utc::now();
+        let token = client
+            .refresh(&SecretString::new("1//refresh"))
+            .await
+            .unwrap();
+        assert_eq!(token.access_token.expose(), "ya29.new");
+        assert!(token.expires_at >= before + TimeDelta::seconds(3599));
+        let request = request.await.unwrap();
+        assert_eq!(request.request_line, "POST /token HTTP/1.1");
+        assert!(
+            request
+                .headers
+                .contains("content-type: application/x-www-form-urlencoded")
+        );
+        assert_eq!(
+            request.body,
+            "grant_type=refresh_token&refresh_token=1%2F%2Frefresh\
+             &client_id=client-1.apps.googleusercontent.com&client_secret=s3cr%26t"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_revoked_grant_is_reported_over_the_wire() {
+        let (base, _request) = super::super::fake_server::serve_once(
+            400,
+            "",
+            r#"{"error": "invalid_grant", "error_description": "Bad Request"}"#,
+        )
+        .await;
+        let client = OAuthClient::new(reqwest::Client::new(), &base, "id", SecretString::new("s"));
+        assert!(matches!(
+            client.refresh(&SecretString::new("r")).await,
+            Err(OAuthError::Revoked(_))
+        ));
+    }
 }
