@@ -214,8 +214,7 @@ fn write_part(part: &MessagePart, out: &mut Vec<u8>, boundaries: &mut usize) {
         let name = header.name.trim();
         let rewritten = name.eq_ignore_ascii_case("content-transfer-encoding")
             || (multipart && name.eq_ignore_ascii_case("content-type"));
-        // A name that could end the header block or start another header is not one.
-        if rewritten || name.is_empty() || name.contains([':', '\r', '\n', ' ']) {
+        if rewritten || !is_header_name(name) {
             continue;
         }
         header_line(out, name, &header.value);
@@ -245,6 +244,14 @@ fn write_part(part: &MessagePart, out: &mut Vec<u8>, boundaries: &mut usize) {
     if !has_type && !part.mime_type.is_empty() {
         header_line(out, "Content-Type", &part.mime_type);
     }
+    if !part.parts.is_empty() {
+        // An attached message (message/rfc822): Gmail splits it into parts of its own.
+        out.extend_from_slice(b"\r\n");
+        for child in &part.parts {
+            write_part(child, out, boundaries);
+        }
+        return;
+    }
     header_line(out, "Content-Transfer-Encoding", "base64");
     out.extend_from_slice(b"\r\n");
     let content = part
@@ -258,6 +265,14 @@ fn write_part(part: &MessagePart, out: &mut Vec<u8>, boundaries: &mut usize) {
         out.extend_from_slice(line);
         out.extend_from_slice(b"\r\n");
     }
+}
+
+/// A header name that cannot end the header block, start a boundary line or smuggle in
+/// another header: letters, digits and inner hyphens.
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('-')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// `Name: value`, with any line break in the value folded away.
@@ -475,6 +490,36 @@ mod tests {
         );
         let email = decode(&message(payload)).unwrap();
         assert_eq!(email.body, "See the attached menu.");
+    }
+
+    #[test]
+    fn a_forwarded_message_stays_an_attachment() {
+        let inner = leaf(
+            "text/plain",
+            vec![
+                header("From", "someone@example.net"),
+                header("Subject", "Original"),
+                header("Content-Type", "text/plain"),
+            ],
+            b"Forwarded text",
+        );
+        let forwarded = MessagePart {
+            parts: vec![inner],
+            ..leaf("message/rfc822", vec![], b"")
+        };
+        let payload = container(
+            "multipart/mixed",
+            top_headers("multipart/mixed"),
+            vec![leaf("text/plain", vec![], b"FYI, see below."), forwarded],
+        );
+        let mut message = message(payload);
+        // Header names that are not names are dropped, not written.
+        let headers = &mut message.payload.as_mut().unwrap().headers;
+        headers.push(header("--switchyard-part-1", "x"));
+        headers.push(header("X-Bad\r\nBcc", "x"));
+        let email = decode(&message).unwrap();
+        assert_eq!(email.body, "FYI, see below.");
+        assert_eq!(email.subject, "Reserva para mañana");
     }
 
     #[test]

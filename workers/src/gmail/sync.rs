@@ -111,7 +111,7 @@ pub fn on_notification(cursor: HistoryId, notified: HistoryId) -> Decision {
 const NOT_INBOUND: [&str; 4] = ["SENT", "DRAFT", "SPAM", "TRASH"];
 
 /// Whether a message with these labels is inbound mail to store and answer: it reached the
-/// inbox and is none of [`NOT_INBOUND`]. A message to oneself is `SENT` and `INBOX`, and is
+/// inbox and is not `SENT`, `DRAFT`, `SPAM` or `TRASH`. A message to oneself is `SENT` and `INBOX`, and is
 /// not answered.
 pub fn is_inbound<S: AsRef<str>>(label_ids: &[S]) -> bool {
     let has = |wanted: &str| label_ids.iter().any(|label| label.as_ref() == wanted);
