@@ -12,6 +12,7 @@
 //! Workers share nothing but PostgreSQL and the broker, so any number of them can run.
 
 pub mod consumer;
+pub mod gmail;
 pub mod handlers;
 pub mod outbox;
 pub mod senders;

@@ -1,6 +1,10 @@
 //! Channel senders: turn an outbound intent into the provider's API call and classify the
 //! answer so the outbox knows whether a retry is safe.
 
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
 pub mod telnyx;
 pub mod whatsapp;
 
@@ -18,4 +22,47 @@ pub enum SendError {
     /// we cannot read). Sending again could deliver twice, so it is not retried.
     #[error("outcome unknown: {0}")]
     Ambiguous(String),
+}
+
+/// `Retry-After`: delay-seconds, or an HTTP date (a date in the past means now).
+pub(crate) fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = DateTime::parse_from_rfc2822(value).ok()?;
+    Some(
+        (at.with_timezone(&Utc) - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// A provider's HTTP answer, read whole: the status, the `Retry-After` header, and the body.
+pub(crate) struct Answer {
+    pub status: reqwest::StatusCode,
+    pub retry_after: Option<String>,
+    /// An error only for a success whose body was cut: a refusal is a refusal even if its
+    /// explanation got lost, so its unreadable body reads as empty.
+    pub body: Result<bytes::Bytes, reqwest::Error>,
+}
+
+impl Answer {
+    pub(crate) async fn read(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = match response.bytes().await {
+            Err(_) if !status.is_success() => Ok(bytes::Bytes::new()),
+            body => body,
+        };
+        Self {
+            status,
+            retry_after,
+            body,
+        }
+    }
 }

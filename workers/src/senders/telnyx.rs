@@ -29,7 +29,7 @@ use switchyard_shared::payloads::telnyx::{ApiError, Message};
 use switchyard_shared::secrets::SecretString;
 use uuid::Uuid;
 
-use super::SendError;
+use super::{Answer, SendError, parse_retry_after};
 
 #[derive(Clone)]
 pub struct TelnyxSender {
@@ -128,21 +128,13 @@ impl TelnyxSender {
             .send()
             .await
             .map_err(|e| TelnyxSendError::from(unanswered(&e)))?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            // A refusal is a refusal even if its explanation got lost.
-            Err(_) if !status.is_success() => Default::default(),
-            // Accepted, but the answer was cut: the retry's Idempotency-Key fetches it again.
-            Err(e) => {
-                return Err(SendError::Retryable(format!("response body: {e}")).into());
-            }
-        };
+        let Answer {
+            status,
+            retry_after,
+            body,
+        } = Answer::read(response).await;
+        // Accepted, but the answer was cut: the retry's Idempotency-Key fetches it again.
+        let body = body.map_err(|e| SendError::Retryable(format!("response body: {e}")))?;
         interpret(status, retry_after.as_deref(), &body, Utc::now())
     }
 }
@@ -201,20 +193,6 @@ pub fn interpret(
         SendError::Permanent(described)
     }
     .into())
-}
-
-/// `Retry-After`: delay-seconds, or an HTTP date (a date in the past means now).
-fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = DateTime::parse_from_rfc2822(value).ok()?;
-    Some(
-        (at.with_timezone(&Utc) - now)
-            .to_std()
-            .unwrap_or(Duration::ZERO),
-    )
 }
 
 #[cfg(test)]
