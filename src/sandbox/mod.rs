@@ -4,6 +4,8 @@
 //! The integration tests and `switchyard sandbox` / `switchyard serve --sandbox` use the same
 //! code, so what the tests check is what a local run shows.
 
+pub mod google;
+pub mod google_signing;
 pub mod graph;
 pub mod server;
 pub mod signing;

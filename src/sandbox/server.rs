@@ -1,9 +1,18 @@
 //! Serving a fake provider API: each fake binds its own listener (so it knows its address
 //! before it builds its router), then hands both here to run until shutdown.
 
+use std::net::SocketAddr;
+
 use axum::Router;
 use switchyard_shared::shutdown::Shutdown;
 use tokio::net::TcpListener;
+
+/// Bind `addr` (port 0 for any free port); the listener and its `http://addr` origin.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<(TcpListener, String)> {
+    let listener = TcpListener::bind(addr).await?;
+    let origin = format!("http://{}", listener.local_addr()?);
+    Ok((listener, origin))
+}
 
 /// Serve `app` on `listener` in the background until `shutdown`; `name` labels the log line
 /// if serving fails.

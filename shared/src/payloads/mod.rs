@@ -2,6 +2,7 @@
 //! (applying) read. Only the fields Switchyard uses are typed; the rest stays JSON so a payload
 //! passes through unchanged.
 
+pub mod pubsub;
 pub mod telnyx;
 pub mod twilio;
 pub mod whatsapp;
