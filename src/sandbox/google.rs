@@ -8,7 +8,7 @@
 //!   gets a new access token. Refusals use Google's shape, `{"error", "error_description"}`: a
 //!   used, unknown or revoked grant is 400 `invalid_grant`, a wrong client 401
 //!   `invalid_client`. The client is [`CLIENT_ID`] / [`CLIENT_SECRET`].
-//! - `/gmail/v1/users/{userId}/…`: the Gmail calls Switchyard makes, in [`gmail`](self::gmail)
+//! - `/gmail/v1/users/{userId}/…`: the Gmail calls Switchyard makes, in `google/gmail.rs`
 //!   — they need `Authorization: Bearer <access token>` and answer 401 in Google's error shape
 //!   once the token has expired ([`FakeGoogle::expire_access_tokens`]), so refresh-on-401 can
 //!   be exercised.
@@ -18,10 +18,11 @@
 //! ([`FakeGoogle::fail_next`]) in-process; the state is all in memory.
 
 mod gmail;
+mod mailbox;
 #[cfg(test)]
 mod tests;
 
-pub use gmail::{NewMessage, SentMail};
+pub use mailbox::{NewMessage, SentMail};
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -71,7 +72,7 @@ struct Inner {
     refresh_tokens: HashMap<String, (String, bool)>,
     /// Injected HTTP statuses, one per affected request, by endpoint.
     failures: HashMap<Endpoint, VecDeque<u16>>,
-    mailboxes: HashMap<String, gmail::Mailbox>,
+    mailboxes: HashMap<String, mailbox::Mailbox>,
     /// For fresh ids.
     counter: u64,
 }
@@ -145,7 +146,7 @@ impl FakeGoogle {
             inner
                 .mailboxes
                 .entry(mailbox.to_owned())
-                .or_insert_with(gmail::Mailbox::new);
+                .or_insert_with(mailbox::Mailbox::new);
         });
     }
 
