@@ -21,6 +21,7 @@ use crate::auth::login_limiter::LoginLimiter;
 use crate::error::ApiError;
 use crate::routing::invalidation::RouteCaches;
 use crate::routing::{ChannelRoutes, WhatsAppRoutes};
+use crate::verify::google_oidc::{DEFAULT_MIN_REFRESH_INTERVAL, GoogleKeys, PushAuthPolicy};
 use crate::verify::telnyx::TelnyxPublicKey;
 use crate::{admin, health, tools, webhooks};
 
@@ -39,6 +40,10 @@ pub struct IngressState {
     pub graph: crate::graph::MetaGraph,
     pub google: Arc<GoogleConfig>,
     pub google_onboarding: crate::google::GoogleOnboarding,
+    /// What a Gmail push must prove (`None` until the push subscription is configured).
+    pub gmail_push: Option<PushAuthPolicy>,
+    /// Google's signing keys for push tokens, cached.
+    pub google_keys: GoogleKeys,
 }
 
 /// Keys and limits of the admin API's authentication.
@@ -103,6 +108,21 @@ impl IngressState {
             }),
             auth: Arc::new(AuthState::new(&config)),
             graph: crate::graph::MetaGraph::new(graph_api_base),
+            gmail_push: match (
+                &google.pubsub_push_audience,
+                &google.pubsub_push_service_account,
+            ) {
+                (Some(audience), Some(account)) => Some(PushAuthPolicy::new(audience, account)),
+                _ => None,
+            },
+            google_keys: GoogleKeys::new(
+                google.certs_url.clone(),
+                reqwest::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build()
+                    .unwrap_or_default(),
+                DEFAULT_MIN_REFRESH_INTERVAL,
+            ),
             google: Arc::new(google),
             google_onboarding: crate::google::GoogleOnboarding::new(Duration::from_secs(15)),
             config: Arc::new(config),
@@ -127,6 +147,7 @@ pub fn router(state: IngressState) -> Router {
         )
         .route("/webhooks/telnyx/voice", post(webhooks::telnyx::receive))
         .route("/webhooks/twilio/sms", post(webhooks::twilio::receive_sms))
+        .route("/webhooks/gmail", post(webhooks::gmail::receive))
         .route("/tools/{tenant}/send-sms", post(tools::send_sms))
         .route("/tools/{tenant}/business-info", post(tools::business_info))
         .route(

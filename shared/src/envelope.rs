@@ -26,6 +26,9 @@ pub enum EventKind {
     /// A phone call's progress (initiated, answered, hung up) or what its voice assistant
     /// reported (conversation ended, insights).
     Call,
+    /// A mailbox changed (Gmail's push notification: new history up to a `historyId`); the
+    /// worker fetches what is new.
+    MailboxChanged,
     /// Anything else the provider reports that we keep but do not act on yet
     /// (account updates, errors without a message, …).
     Other,
@@ -37,6 +40,7 @@ impl EventKind {
             Self::MessageReceived => "message_received",
             Self::MessageStatus => "message_status",
             Self::Call => "call",
+            Self::MailboxChanged => "mailbox_changed",
             Self::Other => "other",
         }
     }

@@ -7,6 +7,7 @@ mod auth;
 mod channels;
 mod contacts;
 mod gmail_connect;
+mod gmail_webhook;
 mod health;
 mod helpers;
 mod isolation;

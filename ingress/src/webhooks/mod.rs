@@ -1,7 +1,8 @@
-//! Webhook endpoints, one file per provider ([`whatsapp`], [`telnyx`], [`twilio`]), each with
+//! Webhook endpoints, one file per provider ([`whatsapp`], [`telnyx`], [`twilio`], [`gmail`]), each with
 //! the same steps: verify the raw body, split it into events, route each to its tenant, publish
 //! (or record as unroutable), answer.
 
+pub mod gmail;
 pub mod telnyx;
 pub mod twilio;
 pub mod whatsapp;

@@ -33,7 +33,7 @@ pub async fn apply(tx: &mut TenantTx, envelope: &Envelope) -> Result<Applied, Ha
             apply_status(tx, &value).await?;
             Ok(Applied::default())
         }
-        EventKind::Other | EventKind::Call => {
+        EventKind::Other | EventKind::Call | EventKind::MailboxChanged => {
             tracing::info!(field = %change.field, "WhatsApp notification kept without action");
             Ok(Applied::default())
         }
