@@ -68,3 +68,131 @@ async fn the_callback_refuses_forged_states_and_declined_consents() {
     }
     assert_eq!(app.count("SELECT count(*) FROM gmail_mailboxes").await, 0);
 }
+
+mod against_fake_google {
+    use std::net::SocketAddr;
+
+    use reqwest::Method;
+    use serde_json::Value;
+    use switchyard::sandbox::google::{self, FakeGoogle};
+    use switchyard_shared::shutdown::Shutdown;
+
+    use crate::helpers::*;
+
+    const MAILBOX: &str = "owner@shop.example";
+
+    async fn app_and_google() -> (TestApp, FakeGoogle) {
+        let fake = FakeGoogle::start(SocketAddr::from(([127, 0, 0, 1], 0)), Shutdown::new())
+            .await
+            .unwrap();
+        let (token_url, gmail) = (fake.token_url(), format!("{}/gmail/v1", fake.gmail_base()));
+        let app = spawn_app_with(move |s| {
+            s.google.oauth_client_id = Some(google::CLIENT_ID.into());
+            s.google.oauth_client_secret = Some(switchyard_shared::secrets::SecretString::new(
+                google::CLIENT_SECRET,
+            ));
+            s.google.oauth_token_url = token_url;
+            s.google.gmail_api_base = gmail;
+        })
+        .await;
+        (app, fake)
+    }
+
+    /// The `state` of a consent the tenant behind `key` starts.
+    async fn consent_state(app: &TestApp, key: &str) -> String {
+        let body: Value = app
+            .call(Method::POST, "/api/v1/channels/email/connect", key, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let url = reqwest::Url::parse(body["authorization_url"].as_str().unwrap()).unwrap();
+        url.query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+            .unwrap()
+    }
+
+    async fn callback(app: &TestApp, code: &str, state: &str) -> reqwest::Response {
+        app.client
+            .get(app.url("/oauth/google/callback"))
+            .query(&[("code", code), ("state", state)])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_consent_connects_the_mailbox_watches_it_and_seals_the_tokens() {
+        let (app, fake) = app_and_google().await;
+        let (admin, _) = app.admin_and_agent_keys("Mail Shop").await;
+        let state = consent_state(&app, &admin).await;
+        let response = callback(&app, &fake.authorize(MAILBOX), &state).await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+
+        let mailbox: Value = app
+            .call(Method::GET, "/api/v1/channels/email/mailbox", &admin, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(mailbox["address"], MAILBOX);
+        assert_eq!(mailbox["status"], "active");
+        assert_eq!(
+            mailbox["history_id"].as_u64(),
+            fake.history_id(MAILBOX),
+            "the cursor starts where the watch began"
+        );
+        let watches = fake.watches(MAILBOX);
+        assert_eq!(watches.len(), 1);
+        assert_eq!(watches[0]["topicName"], "projects/test/topics/gmail");
+
+        // The tokens are sealed at rest and shown masked; the address routes to the tenant.
+        let config: Value = app
+            .call(Method::GET, "/api/v1/channels/email", &admin, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(config["routing_keys"][0], format!("email:{MAILBOX}"));
+        assert!(
+            config["secrets"]["refresh_token"]
+                .as_str()
+                .unwrap()
+                .starts_with("***")
+        );
+        let stored: String =
+            sqlx::query_scalar("SELECT secrets::text FROM channel_configs WHERE channel = 'email'")
+                .fetch_one(&app.owner_pool)
+                .await
+                .unwrap();
+        let revealed: Value = app
+            .call(Method::POST, "/api/v1/channels/email/reveal", &admin, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let refresh_token = revealed["refresh_token"].as_str().unwrap();
+        assert!(!refresh_token.is_empty());
+        assert!(!stored.contains(refresh_token));
+
+        // A code is good once: replaying the callback is Google's refusal, nothing changes.
+        let replay = callback(&app, "4/used-or-unknown", &state).await;
+        assert_eq!(replay.status(), 502);
+        let error: Value = replay.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "provider_error");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("invalid_grant")
+        );
+
+        // Another tenant cannot take over the mailbox.
+        let (other, _) = app.admin_and_agent_keys("Other Shop").await;
+        let state = consent_state(&app, &other).await;
+        let taken = callback(&app, &fake.authorize(MAILBOX), &state).await;
+        assert_eq!(taken.status(), 409);
+        assert_eq!(app.count("SELECT count(*) FROM gmail_mailboxes").await, 1);
+    }
+}
