@@ -63,6 +63,7 @@ impl Application {
         let worker = if role != Role::Ingress {
             Some(Worker::new(
                 settings.worker.clone(),
+                &settings.google,
                 pool.clone(),
                 queue.clone(),
                 secrets,

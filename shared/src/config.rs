@@ -273,6 +273,11 @@ pub struct GoogleConfig {
     )]
     pub certs_url: String,
 
+    /// How often the worker looks for Gmail watches to renew (each lapses after 7 days;
+    /// those lapsing within a day are renewed).
+    #[arg(long, env = "GMAIL_WATCH_CHECK_SECS", default_value_t = 3600)]
+    pub gmail_watch_check_secs: u64,
+
     /// The audience the push subscription puts in its tokens.
     #[arg(long, env = "PUBSUB_PUSH_AUDIENCE")]
     pub pubsub_push_audience: Option<String>,

@@ -82,6 +82,10 @@ mod against_fake_google {
     const MAILBOX: &str = "owner@shop.example";
 
     async fn app_and_google() -> (TestApp, FakeGoogle) {
+        app_and_google_checking_every(3600).await
+    }
+
+    async fn app_and_google_checking_every(secs: u64) -> (TestApp, FakeGoogle) {
         let fake = FakeGoogle::start(SocketAddr::from(([127, 0, 0, 1], 0)), Shutdown::new())
             .await
             .unwrap();
@@ -93,6 +97,7 @@ mod against_fake_google {
             ));
             s.google.oauth_token_url = token_url;
             s.google.gmail_api_base = gmail;
+            s.google.gmail_watch_check_secs = secs;
         })
         .await;
         (app, fake)
@@ -194,5 +199,85 @@ mod against_fake_google {
         let taken = callback(&app, &fake.authorize(MAILBOX), &state).await;
         assert_eq!(taken.status(), 409);
         assert_eq!(app.count("SELECT count(*) FROM gmail_mailboxes").await, 1);
+    }
+
+    async fn connected(app: &TestApp, fake: &FakeGoogle) -> String {
+        let (admin, _) = app.admin_and_agent_keys("Renewing Shop").await;
+        let state = consent_state(app, &admin).await;
+        assert_eq!(
+            callback(app, &fake.authorize(MAILBOX), &state)
+                .await
+                .status(),
+            200
+        );
+        admin
+    }
+
+    async fn mailbox(app: &TestApp, admin: &str) -> Value {
+        app.call(Method::GET, "/api/v1/channels/email/mailbox", admin, None)
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn watches_about_to_lapse_are_renewed_with_a_fresh_token() {
+        let (app, fake) = app_and_google_checking_every(1).await;
+        let admin = connected(&app, &fake).await;
+        let before: Value = mailbox(&app, &admin).await;
+        // Not due yet: the watch runs for days.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        assert_eq!(fake.watches(MAILBOX).len(), 1);
+
+        sqlx::query("UPDATE gmail_mailboxes SET watch_expires_at = now() + interval '1 hour'")
+            .execute(&app.owner_pool)
+            .await
+            .unwrap();
+        eventually("the watch renewed", || async {
+            fake.watches(MAILBOX).len() == 2
+        })
+        .await;
+        eventually("the new expiry stored", || async {
+            app.count("SELECT count(*) FROM gmail_mailboxes WHERE watch_expires_at > now() + interval '2 days'")
+                .await
+                == 1
+        })
+        .await;
+        let after = mailbox(&app, &admin).await;
+        assert_eq!(after["status"], "active");
+        assert_eq!(
+            after["history_id"], before["history_id"],
+            "renewal leaves the cursor alone"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_revoked_refresh_token_marks_the_mailbox_for_consent_and_is_not_retried() {
+        let (app, fake) = app_and_google_checking_every(1).await;
+        let admin = connected(&app, &fake).await;
+        let revealed: Value = app
+            .call(Method::POST, "/api/v1/channels/email/reveal", &admin, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        fake.revoke(revealed["refresh_token"].as_str().unwrap());
+        sqlx::query("UPDATE gmail_mailboxes SET watch_expires_at = now()")
+            .execute(&app.owner_pool)
+            .await
+            .unwrap();
+        eventually("the mailbox needs consent", || async {
+            app.count("SELECT count(*) FROM gmail_mailboxes WHERE status = 'needs_consent'")
+                .await
+                == 1
+        })
+        .await;
+        let shown = mailbox(&app, &admin).await;
+        assert_eq!(shown["status"], "needs_consent");
+        assert!(shown["last_error"].as_str().unwrap().contains("revoked"));
+        // Not due any more: no further attempts.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        assert_eq!(fake.watches(MAILBOX).len(), 1);
     }
 }

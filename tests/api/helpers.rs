@@ -203,6 +203,7 @@ impl TestEnv {
                 oauth_redirect_url: Some("https://hooks.example.test/oauth/google/callback".into()),
                 gmail_api_base: "http://127.0.0.1:9/gmail/v1".into(),
                 gmail_pubsub_topic: Some("projects/test/topics/gmail".into()),
+                gmail_watch_check_secs: 3600,
                 certs_url: "http://127.0.0.1:9/oauth2/v3/certs".into(),
                 pubsub_push_audience: Some("https://hooks.example.test/webhooks/gmail".into()),
                 pubsub_push_service_account: Some("push@test.iam.gserviceaccount.com".into()),

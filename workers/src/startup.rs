@@ -4,33 +4,65 @@
 use std::sync::Arc;
 
 use sqlx::PgPool;
-use switchyard_shared::config::WorkerConfig;
+use std::time::Duration;
+
+use switchyard_shared::config::{GoogleConfig, WorkerConfig};
 use switchyard_shared::queue::{EventQueue, QueueError};
 use switchyard_shared::secrets::SecretBox;
 use switchyard_shared::shutdown::Shutdown;
 
 use crate::consumer::EventProcessor;
+use crate::gmail::client::GmailClient;
+use crate::gmail::oauth::OAuthClient;
+use crate::gmail::renewal::WatchRenewal;
 use crate::outbox::OutboxDispatcher;
 
 pub struct Worker {
     queue: Arc<dyn EventQueue>,
     processor: Arc<EventProcessor>,
     outbox: OutboxDispatcher,
+    /// Present when the platform's Google OAuth client and Gmail topic are configured.
+    watch_renewal: Option<WatchRenewal>,
 }
 
 impl Worker {
     pub fn new(
         config: WorkerConfig,
+        google: &GoogleConfig,
         pool: PgPool,
         queue: Arc<dyn EventQueue>,
         secrets: Arc<SecretBox>,
     ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(config.provider_timeout())
+            .build()?;
+        let watch_renewal = match (
+            &google.oauth_client_id,
+            &google.oauth_client_secret,
+            &google.gmail_pubsub_topic,
+        ) {
+            (Some(client_id), Some(client_secret), Some(topic)) => Some(WatchRenewal::new(
+                pool.clone(),
+                secrets.clone(),
+                GmailClient::new(http.clone(), &google.gmail_api_base),
+                OAuthClient::new(
+                    http,
+                    &google.oauth_token_url,
+                    client_id,
+                    client_secret.clone(),
+                ),
+                topic.clone(),
+                Duration::from_secs(google.gmail_watch_check_secs.max(1)),
+            )),
+            _ => None,
+        };
         let outbox = OutboxDispatcher::new(pool.clone(), secrets, Arc::new(config))?;
         let processor = Arc::new(EventProcessor::new(pool, outbox.clone()));
         Ok(Self {
             queue,
             processor,
             outbox,
+            watch_renewal,
         })
     }
 
@@ -46,6 +78,9 @@ impl Worker {
             let shutdown = shutdown.clone();
             tokio::spawn(async move { outbox.run_relay(shutdown).await })
         };
+        if let Some(renewal) = self.watch_renewal {
+            tokio::spawn(renewal.run(shutdown.clone()));
+        }
         let consumed = self.queue.consume(self.processor.clone(), shutdown).await;
         if let Err(e) = relay.await {
             tracing::error!(error = %e, "outbox relay task failed");

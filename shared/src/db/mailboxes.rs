@@ -63,3 +63,64 @@ pub async fn get(tx: &mut TenantTx) -> Result<Option<Mailbox>, DbError> {
     .fetch_optional(tx.conn())
     .await?)
 }
+
+/// Tenants whose mailbox watch lapses before `before` (across tenants; ids only).
+pub async fn watches_due(
+    pool: &sqlx::PgPool,
+    before: DateTime<Utc>,
+    limit: i32,
+) -> Result<Vec<crate::domain::TenantId>, DbError> {
+    let ids: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT tenant_id FROM gmail_watches_due($1, $2)")
+            .bind(before)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+    Ok(ids
+        .into_iter()
+        .map(crate::domain::TenantId::from_uuid)
+        .collect())
+}
+
+/// A renewed watch (and the access token it was renewed with).
+pub async fn watch_renewed(
+    tx: &mut TenantTx,
+    watch_expires_at: Option<DateTime<Utc>>,
+    access_token_expires_at: DateTime<Utc>,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE gmail_mailboxes SET watch_expires_at = $2, access_token_expires_at = $3, \
+           last_error = NULL, updated_at = now() WHERE tenant_id = $1",
+    )
+    .bind(tx.tenant().as_uuid())
+    .bind(watch_expires_at)
+    .bind(access_token_expires_at)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Google revoked the mailbox's refresh token: nothing works until its owner consents again.
+pub async fn needs_consent(tx: &mut TenantTx, reason: &str) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE gmail_mailboxes SET status = 'needs_consent', last_error = $2, updated_at = now() \
+         WHERE tenant_id = $1",
+    )
+    .bind(tx.tenant().as_uuid())
+    .bind(reason)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A failure worth showing the operator that did not stop the mailbox.
+pub async fn record_error(tx: &mut TenantTx, error: &str) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE gmail_mailboxes SET last_error = $2, updated_at = now() WHERE tenant_id = $1",
+    )
+    .bind(tx.tenant().as_uuid())
+    .bind(error)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}

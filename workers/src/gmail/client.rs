@@ -112,6 +112,26 @@ pub struct SentMessage {
     pub thread_id: String,
 }
 
+/// `users.watch`'s answer: where the mailbox's history stands, and when the watch lapses.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WatchAnswer {
+    pub history_id: HistoryId,
+    /// Unix milliseconds, as text.
+    #[serde(default)]
+    pub expiration: Option<String>,
+}
+
+impl WatchAnswer {
+    /// When the watch lapses, if Gmail said.
+    pub fn expires_at(&self) -> Option<chrono::DateTime<Utc>> {
+        self.expiration
+            .as_deref()
+            .and_then(|ms| ms.parse::<i64>().ok())
+            .and_then(chrono::DateTime::from_timestamp_millis)
+    }
+}
+
 /// The body of `messages.send`: a base64url RFC 2822 message, in a thread.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -257,6 +277,26 @@ impl GmailClient {
             .call(self.http.post(url).json(&request), token, Call::Send)
             .await?;
         interpret_send(status, &body)
+    }
+
+    /// (Re)start the mailbox's push notifications of new INBOX mail to the Pub/Sub `topic`;
+    /// Gmail requires this at least every 7 days.
+    pub async fn watch(
+        &self,
+        token: &SecretString,
+        user: &str,
+        topic: &str,
+    ) -> Result<WatchAnswer, GmailError> {
+        let url = self.url(user, &["watch"])?;
+        let request = serde_json::json!({
+            "topicName": topic,
+            "labelIds": ["INBOX"],
+            "labelFilterBehavior": "include",
+        });
+        let (status, body) = self
+            .call(self.http.post(url).json(&request), token, Call::Read)
+            .await?;
+        success(status, &body, Call::Read)
     }
 
     /// `{base}/users/{user}/{segments…}`, each segment percent-encoded.

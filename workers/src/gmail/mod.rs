@@ -17,5 +17,6 @@ pub mod client;
 mod fake_server;
 pub mod mime;
 pub mod oauth;
+pub mod renewal;
 pub mod reply;
 pub mod sync;
