@@ -10,7 +10,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use moka::future::Cache;
 use sqlx::PgPool;
 use switchyard_shared::db::channel_configs::{self, ChannelConfigRow};
 use switchyard_shared::db::{DbError, TenantTx};
@@ -18,7 +17,7 @@ use switchyard_shared::domain::{Channel, TenantId};
 use switchyard_shared::secrets::{SecretBox, SecretString};
 use switchyard_shared::tenancy::channel_secrets_context;
 
-use super::expiry::RouteExpiry;
+use super::cache::{Entry, RouteCache};
 use crate::verify::telnyx::TelnyxPublicKey;
 
 /// The tenant behind a routing key.
@@ -37,42 +36,36 @@ pub struct ChannelTenant {
 }
 
 impl ChannelTenant {
-    /// Whether `channel` claims the key and is active; `None` when it does not claim it.
-    pub fn is_active(&self, channel: Channel) -> Option<bool> {
-        self.channels
-            .iter()
-            .find(|(c, _)| *c == channel)
-            .map(|(_, active)| *active)
+    /// Why this tenant's `channel` cannot take an event found under the key, if it cannot:
+    /// the channel does not claim the key, or it is inactive.
+    pub fn refusal(&self, channel: Channel) -> Option<&'static str> {
+        match self.channels.iter().find(|(c, _)| *c == channel) {
+            None => Some("the tenant has no channel for this event on this key"),
+            Some((_, false)) => Some("the tenant's channel is inactive"),
+            Some((_, true)) => None,
+        }
     }
 }
 
-type Entry = Option<Arc<ChannelTenant>>;
-
 #[derive(Clone)]
 pub struct ChannelRoutes {
-    cache: Cache<String, Entry>,
+    cache: RouteCache<ChannelTenant>,
     pool: PgPool,
     secrets: Arc<SecretBox>,
 }
 
 impl ChannelRoutes {
     pub fn new(pool: PgPool, secrets: Arc<SecretBox>, ttl: Duration, capacity: u64) -> Self {
-        let cache = Cache::builder()
-            .max_capacity(capacity)
-            .expire_after(RouteExpiry::new(ttl))
-            .build();
         Self {
-            cache,
+            cache: RouteCache::new(ttl, capacity),
             pool,
             secrets,
         }
     }
 
     /// The tenant that claims `key` (e.g. `phone:+15550003333`), or `None`.
-    pub async fn resolve(&self, key: &str) -> Result<Entry, Arc<DbError>> {
-        self.cache
-            .try_get_with(key.to_owned(), self.load(key))
-            .await
+    pub async fn resolve(&self, key: &str) -> Result<Entry<ChannelTenant>, Arc<DbError>> {
+        self.cache.resolve(key, self.load(key)).await
     }
 
     /// Forget a key after its configuration changed.
@@ -85,7 +78,7 @@ impl ChannelRoutes {
         self.cache.invalidate_all();
     }
 
-    async fn load(&self, key: &str) -> Result<Entry, DbError> {
+    async fn load(&self, key: &str) -> Result<Entry<ChannelTenant>, DbError> {
         let routes = channel_configs::route(&self.pool, key).await?;
         let Some(first) = routes.first() else {
             return Ok(None);

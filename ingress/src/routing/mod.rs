@@ -7,8 +7,8 @@
 //! webhooks for an unknown number does not become a flood of queries. Every replica forgets
 //! a key as soon as its row changes ([`invalidation`], PostgreSQL LISTEN/NOTIFY). Concurrent misses for one key share a single query.
 
+mod cache;
 mod channels;
-mod expiry;
 pub mod invalidation;
 mod whatsapp;
 

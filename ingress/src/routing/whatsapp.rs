@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use moka::future::Cache;
 use sqlx::PgPool;
 use switchyard_shared::db::whatsapp_channels::{self, WhatsAppRoute};
 use switchyard_shared::db::{DbError, TenantTx};
@@ -11,7 +10,7 @@ use switchyard_shared::domain::{PhoneNumberId, TenantId};
 use switchyard_shared::secrets::{SecretBox, SecretString};
 use switchyard_shared::tenancy::whatsapp_app_secret_context;
 
-use super::expiry::RouteExpiry;
+use super::cache::{Entry, RouteCache};
 
 /// A resolved route. `app_secret` is the tenant's own Meta app secret, opened, if configured.
 #[derive(Debug, Clone)]
@@ -26,23 +25,17 @@ impl WhatsAppTenant {
     }
 }
 
-type Entry = Option<Arc<WhatsAppTenant>>;
-
 #[derive(Clone)]
 pub struct WhatsAppRoutes {
-    cache: Cache<String, Entry>,
+    cache: RouteCache<WhatsAppTenant>,
     pool: PgPool,
     secrets: Arc<SecretBox>,
 }
 
 impl WhatsAppRoutes {
     pub fn new(pool: PgPool, secrets: Arc<SecretBox>, ttl: Duration, capacity: u64) -> Self {
-        let cache = Cache::builder()
-            .max_capacity(capacity)
-            .expire_after(RouteExpiry::new(ttl))
-            .build();
         Self {
-            cache,
+            cache: RouteCache::new(ttl, capacity),
             pool,
             secrets,
         }
@@ -52,12 +45,9 @@ impl WhatsAppRoutes {
     pub async fn resolve(
         &self,
         phone_number_id: &PhoneNumberId,
-    ) -> Result<Option<Arc<WhatsAppTenant>>, Arc<DbError>> {
+    ) -> Result<Entry<WhatsAppTenant>, Arc<DbError>> {
         self.cache
-            .try_get_with(
-                phone_number_id.as_str().to_owned(),
-                self.load(phone_number_id),
-            )
+            .resolve(phone_number_id.as_str(), self.load(phone_number_id))
             .await
     }
 
@@ -71,7 +61,10 @@ impl WhatsAppRoutes {
         self.cache.invalidate_all();
     }
 
-    async fn load(&self, phone_number_id: &PhoneNumberId) -> Result<Entry, DbError> {
+    async fn load(
+        &self,
+        phone_number_id: &PhoneNumberId,
+    ) -> Result<Entry<WhatsAppTenant>, DbError> {
         let Some(route) = whatsapp_channels::route(&self.pool, phone_number_id).await? else {
             return Ok(None);
         };

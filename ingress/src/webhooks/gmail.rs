@@ -21,7 +21,7 @@ use switchyard_shared::domain::{Channel, ConversationKey};
 use switchyard_shared::envelope::{Envelope, EventKind, new_traceparent};
 use switchyard_shared::payloads::pubsub::PushMessage;
 
-use super::{Unroutable, record_unroutable};
+use super::{Unroutable, publish_one, record_unroutable};
 use crate::error::ApiError;
 use crate::startup::IngressState;
 
@@ -69,11 +69,7 @@ pub async fn receive(
         .map_err(|e| ApiError::Unavailable(format!("tenant lookup: {e}")))?;
     let refusal = match &tenant {
         None => Some("no tenant has connected this mailbox"),
-        Some(t) => match t.is_active(Channel::Email) {
-            None => Some("the tenant has no email channel for this address"),
-            Some(false) => Some("the tenant's email channel is inactive"),
-            Some(true) => None,
-        },
+        Some(t) => t.refusal(Channel::Email),
     };
     match (tenant, refusal) {
         (Some(tenant), None) => {
@@ -86,9 +82,7 @@ pub async fn receive(
                 new_traceparent(),
                 payload,
             );
-            state.queue.publish(std::slice::from_ref(&envelope)).await?;
-            tracing::debug!(tenant_id = %envelope.tenant_id, event_id = %envelope.id,
-                channel = %envelope.channel, kind = envelope.kind.as_str(), "published");
+            publish_one(&state, envelope).await?;
         }
         (_, reason) => {
             let unroutable = Unroutable {

@@ -8,6 +8,7 @@ pub mod twilio;
 pub mod whatsapp;
 
 use switchyard_shared::db::unroutable::{self, NewUnroutable};
+use switchyard_shared::envelope::Envelope;
 
 use crate::error::ApiError;
 use crate::startup::IngressState;
@@ -18,6 +19,14 @@ pub struct Unroutable {
     pub routing_key: String,
     pub reason: &'static str,
     pub payload: serde_json::Value,
+}
+
+/// Publish one event and wait for the broker's confirm.
+pub async fn publish_one(state: &IngressState, envelope: Envelope) -> Result<(), ApiError> {
+    state.queue.publish(std::slice::from_ref(&envelope)).await?;
+    tracing::debug!(tenant_id = %envelope.tenant_id, event_id = %envelope.id,
+        channel = %envelope.channel, kind = envelope.kind.as_str(), "published");
+    Ok(())
 }
 
 /// Store the unroutable events of one request. Any failure fails the request (503), so the

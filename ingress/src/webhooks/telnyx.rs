@@ -23,7 +23,7 @@ use switchyard_shared::domain::{Channel, ConversationKey, E164Number};
 use switchyard_shared::envelope::{Envelope, new_traceparent};
 use switchyard_shared::payloads::telnyx::{Event, Routing, Webhook};
 
-use super::{Unroutable, record_unroutable};
+use super::{Unroutable, publish_one, record_unroutable};
 use crate::error::ApiError;
 use crate::routing::ChannelTenant;
 use crate::startup::IngressState;
@@ -129,11 +129,7 @@ pub async fn receive(
         (_, None) => Some("event type is neither messaging nor voice"),
         (None, Some(Channel::Voice)) => Some("no tenant has this connection or number"),
         (None, _) => Some("no tenant has this number"),
-        (Some(t), Some(channel)) => match t.is_active(channel) {
-            None => Some("the tenant has no channel for this event on this key"),
-            Some(false) => Some("the tenant's channel is inactive"),
-            Some(true) => None,
-        },
+        (Some(t), Some(channel)) => t.refusal(channel),
     };
     let payload: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
@@ -159,9 +155,7 @@ pub async fn receive(
         new_traceparent(),
         payload,
     );
-    state.queue.publish(std::slice::from_ref(&envelope)).await?;
-    tracing::debug!(tenant_id = %envelope.tenant_id, event_id = %envelope.id,
-        channel = %envelope.channel, kind = envelope.kind.as_str(), "published");
+    publish_one(&state, envelope).await?;
     Ok(StatusCode::OK)
 }
 

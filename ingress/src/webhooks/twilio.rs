@@ -23,7 +23,7 @@ use switchyard_shared::domain::{Channel, ConversationKey, E164Number};
 use switchyard_shared::envelope::{Envelope, EventKind, new_traceparent};
 use switchyard_shared::payloads::twilio::{FormParams, InboundSms};
 
-use super::{Unroutable, record_unroutable};
+use super::{Unroutable, publish_one, record_unroutable};
 use crate::error::ApiError;
 use crate::startup::IngressState;
 use crate::verify::twilio::{self, SIGNATURE_HEADER};
@@ -101,11 +101,7 @@ pub async fn receive_sms(
     let sms = InboundSms::from_params(params).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let refusal = match &tenant {
         None => Some("no tenant has this number"),
-        Some(t) => match t.is_active(Channel::Sms) {
-            None => Some("the tenant has no SMS channel on this number"),
-            Some(false) => Some("the tenant's SMS channel is inactive"),
-            Some(true) => None,
-        },
+        Some(t) => t.refusal(Channel::Sms),
     };
     match (tenant, refusal) {
         (Some(tenant), None) => {
@@ -118,9 +114,7 @@ pub async fn receive_sms(
                 new_traceparent(),
                 sms.envelope_payload(),
             );
-            state.queue.publish(std::slice::from_ref(&envelope)).await?;
-            tracing::debug!(tenant_id = %envelope.tenant_id, event_id = %envelope.id,
-                channel = %envelope.channel, kind = envelope.kind.as_str(), "published");
+            publish_one(&state, envelope).await?;
         }
         (_, reason) => {
             let unroutable = Unroutable {
