@@ -70,66 +70,16 @@ async fn the_callback_refuses_forged_states_and_declined_consents() {
 }
 
 mod against_fake_google {
-    use std::net::SocketAddr;
-
     use reqwest::Method;
     use serde_json::Value;
-    use switchyard::sandbox::google::{self, FakeGoogle};
-    use switchyard_shared::shutdown::Shutdown;
+    use switchyard::sandbox::google::FakeGoogle;
 
+    use crate::google::*;
     use crate::helpers::*;
-
-    const MAILBOX: &str = "owner@shop.example";
-
-    async fn app_and_google() -> (TestApp, FakeGoogle) {
-        app_and_google_checking_every(3600).await
-    }
-
-    async fn app_and_google_checking_every(secs: u64) -> (TestApp, FakeGoogle) {
-        let fake = FakeGoogle::start(SocketAddr::from(([127, 0, 0, 1], 0)), Shutdown::new())
-            .await
-            .unwrap();
-        let (token_url, gmail) = (fake.token_url(), format!("{}/gmail/v1", fake.gmail_base()));
-        let app = spawn_app_with(move |s| {
-            s.google.oauth_client_id = Some(google::CLIENT_ID.into());
-            s.google.oauth_client_secret = Some(switchyard_shared::secrets::SecretString::new(
-                google::CLIENT_SECRET,
-            ));
-            s.google.oauth_token_url = token_url;
-            s.google.gmail_api_base = gmail;
-            s.google.gmail_watch_check_secs = secs;
-        })
-        .await;
-        (app, fake)
-    }
-
-    /// The `state` of a consent the tenant behind `key` starts.
-    async fn consent_state(app: &TestApp, key: &str) -> String {
-        let body: Value = app
-            .call(Method::POST, "/api/v1/channels/email/connect", key, None)
-            .await
-            .json()
-            .await
-            .unwrap();
-        let url = reqwest::Url::parse(body["authorization_url"].as_str().unwrap()).unwrap();
-        url.query_pairs()
-            .find(|(k, _)| k == "state")
-            .map(|(_, v)| v.into_owned())
-            .unwrap()
-    }
-
-    async fn callback(app: &TestApp, code: &str, state: &str) -> reqwest::Response {
-        app.client
-            .get(app.url("/oauth/google/callback"))
-            .query(&[("code", code), ("state", state)])
-            .send()
-            .await
-            .unwrap()
-    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_consent_connects_the_mailbox_watches_it_and_seals_the_tokens() {
-        let (app, fake) = app_and_google().await;
+        let (app, fake) = app_and_google(3600).await;
         let (admin, _) = app.admin_and_agent_keys("Mail Shop").await;
         let state = consent_state(&app, &admin).await;
         let response = callback(&app, &fake.authorize(MAILBOX), &state).await;
@@ -202,28 +152,12 @@ mod against_fake_google {
     }
 
     async fn connected(app: &TestApp, fake: &FakeGoogle) -> String {
-        let (admin, _) = app.admin_and_agent_keys("Renewing Shop").await;
-        let state = consent_state(app, &admin).await;
-        assert_eq!(
-            callback(app, &fake.authorize(MAILBOX), &state)
-                .await
-                .status(),
-            200
-        );
-        admin
-    }
-
-    async fn mailbox(app: &TestApp, admin: &str) -> Value {
-        app.call(Method::GET, "/api/v1/channels/email/mailbox", admin, None)
-            .await
-            .json()
-            .await
-            .unwrap()
+        connected_tenant(app, fake, None).await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn watches_about_to_lapse_are_renewed_with_a_fresh_token() {
-        let (app, fake) = app_and_google_checking_every(1).await;
+        let (app, fake) = app_and_google(1).await;
         let admin = connected(&app, &fake).await;
         let before: Value = mailbox(&app, &admin).await;
         // Not due yet: the watch runs for days.
@@ -254,7 +188,7 @@ mod against_fake_google {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_revoked_refresh_token_marks_the_mailbox_for_consent_and_is_not_retried() {
-        let (app, fake) = app_and_google_checking_every(1).await;
+        let (app, fake) = app_and_google(1).await;
         let admin = connected(&app, &fake).await;
         let revealed: Value = app
             .call(Method::POST, "/api/v1/channels/email/reveal", &admin, None)

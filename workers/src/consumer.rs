@@ -11,6 +11,7 @@ use switchyard_shared::envelope::Envelope;
 use switchyard_shared::queue::{Delivery, EventHandler, Outcome};
 use tracing::Instrument;
 
+use crate::gmail::GmailApi;
 use crate::handlers::{self, Applied, HandleError};
 use crate::outbox::OutboxDispatcher;
 
@@ -21,6 +22,8 @@ const RETRY_PAUSE: Duration = Duration::from_secs(1);
 pub struct EventProcessor {
     pool: PgPool,
     outbox: OutboxDispatcher,
+    /// For email: Gmail, when the platform's Google OAuth client is configured.
+    gmail: Option<GmailApi>,
 }
 
 /// What became of one envelope.
@@ -34,8 +37,12 @@ pub enum Processed {
 }
 
 impl EventProcessor {
-    pub fn new(pool: PgPool, outbox: OutboxDispatcher) -> Self {
-        Self { pool, outbox }
+    pub fn new(pool: PgPool, outbox: OutboxDispatcher, gmail: Option<GmailApi>) -> Self {
+        Self {
+            pool,
+            outbox,
+            gmail,
+        }
     }
 
     /// Apply `envelope` once: claim its dedup key and apply it in one tenant transaction, then
@@ -60,10 +67,8 @@ impl EventProcessor {
             Channel::Whatsapp => handlers::whatsapp::apply(&mut tx, envelope).await?,
             Channel::Sms => handlers::sms::apply(&mut tx, envelope).await?,
             Channel::Voice => handlers::voice::apply(&mut tx, envelope).await?,
-            other => {
-                return Err(HandleError::Permanent(format!(
-                    "no handler for channel {other}"
-                )));
+            Channel::Email => {
+                handlers::email::apply(&mut tx, envelope, self.gmail.as_ref()).await?
             }
         };
         tx.commit().await?;

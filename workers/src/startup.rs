@@ -12,6 +12,7 @@ use switchyard_shared::secrets::SecretBox;
 use switchyard_shared::shutdown::Shutdown;
 
 use crate::consumer::EventProcessor;
+use crate::gmail::GmailApi;
 use crate::gmail::client::GmailClient;
 use crate::gmail::oauth::OAuthClient;
 use crate::gmail::renewal::WatchRenewal;
@@ -21,7 +22,8 @@ pub struct Worker {
     queue: Arc<dyn EventQueue>,
     processor: Arc<EventProcessor>,
     outbox: OutboxDispatcher,
-    /// Present when the platform's Google OAuth client and Gmail topic are configured.
+    /// Present when the platform's Google OAuth client and Gmail topic are configured (the
+    /// sync and the replies need only the client).
     watch_renewal: Option<WatchRenewal>,
 }
 
@@ -36,28 +38,29 @@ impl Worker {
         let http = reqwest::Client::builder()
             .timeout(config.provider_timeout())
             .build()?;
-        let watch_renewal = match (
-            &google.oauth_client_id,
-            &google.oauth_client_secret,
-            &google.gmail_pubsub_topic,
-        ) {
-            (Some(client_id), Some(client_secret), Some(topic)) => Some(WatchRenewal::new(
-                pool.clone(),
-                secrets.clone(),
-                GmailClient::new(http.clone(), &google.gmail_api_base),
-                OAuthClient::new(
+        let gmail = match (&google.oauth_client_id, &google.oauth_client_secret) {
+            (Some(client_id), Some(client_secret)) => Some(GmailApi {
+                client: GmailClient::new(http.clone(), &google.gmail_api_base),
+                oauth: OAuthClient::new(
                     http,
                     &google.oauth_token_url,
                     client_id,
                     client_secret.clone(),
                 ),
-                topic.clone(),
-                Duration::from_secs(google.gmail_watch_check_secs.max(1)),
-            )),
+                sealer: secrets.clone(),
+            }),
             _ => None,
         };
-        let outbox = OutboxDispatcher::new(pool.clone(), secrets, Arc::new(config))?;
-        let processor = Arc::new(EventProcessor::new(pool, outbox.clone()));
+        let watch_renewal =
+            gmail
+                .clone()
+                .zip(google.gmail_pubsub_topic.clone())
+                .map(|(gmail, topic)| {
+                    let every = Duration::from_secs(google.gmail_watch_check_secs.max(1));
+                    WatchRenewal::new(pool.clone(), gmail, topic, every)
+                });
+        let outbox = OutboxDispatcher::new(pool.clone(), secrets, Arc::new(config), gmail.clone())?;
+        let processor = Arc::new(EventProcessor::new(pool, outbox.clone(), gmail));
         Ok(Self {
             queue,
             processor,

@@ -100,6 +100,30 @@ pub async fn upsert_phone(tx: &mut TenantTx, phone: &E164Number) -> Result<(Uuid
     Ok((id, created))
 }
 
+/// The contact with email address `email` (compared as given: the caller lowercases it),
+/// created if new with `display_name`, which also fills a name the contact lacks. Returns its
+/// id and whether this call created it.
+pub async fn upsert_email(
+    tx: &mut TenantTx,
+    email: &str,
+    display_name: Option<&str>,
+) -> Result<(Uuid, bool), DbError> {
+    let (id, created): (Uuid, bool) = sqlx::query_as(
+        "INSERT INTO contacts (id, tenant_id, email, display_name) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (tenant_id, email) WHERE email IS NOT NULL DO UPDATE SET \
+           display_name = coalesce(contacts.display_name, EXCLUDED.display_name), \
+           updated_at = now() \
+         RETURNING id, (xmax = 0)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(tx.tenant().as_uuid())
+    .bind(email)
+    .bind(display_name)
+    .fetch_one(tx.conn())
+    .await?;
+    Ok((id, created))
+}
+
 /// A contact as the API shows it.
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Contact {

@@ -1,4 +1,5 @@
-//! `conversations`: one per tenant, channel and contact.
+//! `conversations`: one per tenant, channel and contact — or, for email, one per mailbox
+//! thread (`thread_key`, the Gmail `threadId`), whoever writes in it.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -14,22 +15,58 @@ pub async fn upsert(
     channel: Channel,
     inbound_at: Option<DateTime<Utc>>,
 ) -> Result<Uuid, DbError> {
-    let id: Uuid = sqlx::query_scalar(
-        "INSERT INTO conversations (id, tenant_id, contact_id, channel, last_inbound_at, last_message_at) \
-         VALUES ($1, $2, $3, $4, $5, $5) \
-         ON CONFLICT (tenant_id, channel, contact_id) DO UPDATE SET \
-           last_inbound_at = greatest(conversations.last_inbound_at, EXCLUDED.last_inbound_at), \
-           last_message_at = greatest(conversations.last_message_at, EXCLUDED.last_message_at), \
-           updated_at = now() \
-         RETURNING id",
-    )
-    .bind(Uuid::now_v7())
-    .bind(tx.tenant().as_uuid())
-    .bind(contact_id)
-    .bind(channel.as_str())
-    .bind(inbound_at)
-    .fetch_one(tx.conn())
-    .await?;
+    upsert_keyed(tx, contact_id, channel, None, inbound_at).await
+}
+
+/// The conversation of thread `thread_key` on `channel`, created (with `contact_id`, who
+/// started it) if new, with its activity times moved forward (never back) to `inbound_at`.
+pub async fn upsert_thread(
+    tx: &mut TenantTx,
+    contact_id: Uuid,
+    channel: Channel,
+    thread_key: &str,
+    inbound_at: Option<DateTime<Utc>>,
+) -> Result<Uuid, DbError> {
+    upsert_keyed(tx, contact_id, channel, Some(thread_key), inbound_at).await
+}
+
+/// The upsert, on the unique index of its key (`$target`, an index's columns and predicate).
+macro_rules! upsert_on {
+    ($target:literal) => {
+        concat!(
+            "INSERT INTO conversations \
+               (id, tenant_id, contact_id, channel, thread_key, last_inbound_at, last_message_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT ",
+            $target,
+            " DO UPDATE SET \
+               last_inbound_at = greatest(conversations.last_inbound_at, EXCLUDED.last_inbound_at), \
+               last_message_at = greatest(conversations.last_message_at, EXCLUDED.last_message_at), \
+               updated_at = now() \
+             RETURNING id"
+        )
+    };
+}
+
+async fn upsert_keyed(
+    tx: &mut TenantTx,
+    contact_id: Uuid,
+    channel: Channel,
+    thread_key: Option<&str>,
+    inbound_at: Option<DateTime<Utc>>,
+) -> Result<Uuid, DbError> {
+    let sql = match thread_key {
+        None => upsert_on!("(tenant_id, channel, contact_id) WHERE thread_key IS NULL"),
+        Some(_) => upsert_on!("(tenant_id, channel, thread_key) WHERE thread_key IS NOT NULL"),
+    };
+    let id: Uuid = sqlx::query_scalar(sql)
+        .bind(Uuid::now_v7())
+        .bind(tx.tenant().as_uuid())
+        .bind(contact_id)
+        .bind(channel.as_str())
+        .bind(thread_key)
+        .bind(inbound_at)
+        .fetch_one(tx.conn())
+        .await?;
     Ok(id)
 }
 
@@ -39,6 +76,9 @@ pub struct Conversation {
     pub contact_id: Uuid,
     pub channel: String,
     pub status: String,
+    /// The provider's thread, for channels whose conversations are threads (email: the Gmail
+    /// `threadId`).
+    pub thread_key: Option<String>,
     pub last_inbound_at: Option<DateTime<Utc>>,
     pub last_message_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -62,7 +102,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<Conversation>, DbError> {
     Ok(sqlx::query_as(
-        "SELECT id, contact_id, channel, status, last_inbound_at, last_message_at, created_at \
+        "SELECT id, contact_id, channel, status, thread_key, last_inbound_at, last_message_at, created_at \
          FROM conversations \
          WHERE ($1::uuid IS NULL OR id > $1) AND ($2::text IS NULL OR channel = $2) \
            AND ($3::uuid IS NULL OR contact_id = $3) AND ($4::text IS NULL OR status = $4) \

@@ -29,15 +29,20 @@ pub struct Connected<'a> {
     pub access_token_expires_at: Option<DateTime<Utc>>,
 }
 
-/// Record a (re)connected mailbox: a new consent starts the cursor at the watch's `historyId`
-/// and clears any earlier trouble.
+/// Record a (re)connected mailbox and clear any earlier trouble. A new mailbox's cursor starts
+/// at the watch's `historyId`; reconnecting the same address keeps the older cursor, so the
+/// next sync also picks up what arrived while the connection was broken (from history, or by
+/// the bounded resync when that history is gone).
 pub async fn connect(tx: &mut TenantTx, new: &Connected<'_>) -> Result<Mailbox, DbError> {
     Ok(sqlx::query_as(
         "INSERT INTO gmail_mailboxes \
            (tenant_id, address, history_id, watch_expires_at, access_token_expires_at) \
          VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (tenant_id) DO UPDATE SET address = EXCLUDED.address, \
-           history_id = EXCLUDED.history_id, watch_expires_at = EXCLUDED.watch_expires_at, \
+           history_id = CASE WHEN gmail_mailboxes.address = EXCLUDED.address \
+             THEN least(gmail_mailboxes.history_id, EXCLUDED.history_id) \
+             ELSE EXCLUDED.history_id END, \
+           watch_expires_at = EXCLUDED.watch_expires_at, \
            access_token_expires_at = EXCLUDED.access_token_expires_at, status = 'active', \
            last_error = NULL, connected_at = now(), updated_at = now() \
          RETURNING address, history_id, watch_expires_at, access_token_expires_at, status, \
@@ -64,6 +69,46 @@ pub async fn get(tx: &mut TenantTx) -> Result<Option<Mailbox>, DbError> {
     .await?)
 }
 
+/// The tenant's mailbox, locked until the transaction ends: a mailbox syncs one notification
+/// at a time, and the cursor it reads is the one it advances.
+pub async fn lock(tx: &mut TenantTx) -> Result<Option<Mailbox>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT address, history_id, watch_expires_at, access_token_expires_at, status, \
+           last_error, connected_at \
+         FROM gmail_mailboxes WHERE tenant_id = $1 FOR UPDATE",
+    )
+    .bind(tx.tenant().as_uuid())
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// Move the cursor to `history_id` — forward only — after a sync stored what came before it;
+/// a successful sync also clears the last error.
+pub async fn advance(tx: &mut TenantTx, history_id: i64) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE gmail_mailboxes SET history_id = greatest(history_id, $2), last_error = NULL, \
+           updated_at = now() WHERE tenant_id = $1",
+    )
+    .bind(tx.tenant().as_uuid())
+    .bind(history_id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The access token was refreshed; it expires at `expires_at`.
+pub async fn token_refreshed(tx: &mut TenantTx, expires_at: DateTime<Utc>) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE gmail_mailboxes SET access_token_expires_at = $2, updated_at = now() \
+         WHERE tenant_id = $1",
+    )
+    .bind(tx.tenant().as_uuid())
+    .bind(expires_at)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
 /// Tenants whose mailbox watch lapses before `before` (across tenants; ids only).
 pub async fn watches_due(
     pool: &sqlx::PgPool,
@@ -82,19 +127,17 @@ pub async fn watches_due(
         .collect())
 }
 
-/// A renewed watch (and the access token it was renewed with).
+/// A renewed watch, lapsing at `watch_expires_at`.
 pub async fn watch_renewed(
     tx: &mut TenantTx,
     watch_expires_at: Option<DateTime<Utc>>,
-    access_token_expires_at: DateTime<Utc>,
 ) -> Result<(), DbError> {
     sqlx::query(
-        "UPDATE gmail_mailboxes SET watch_expires_at = $2, access_token_expires_at = $3, \
-           last_error = NULL, updated_at = now() WHERE tenant_id = $1",
+        "UPDATE gmail_mailboxes SET watch_expires_at = $2, last_error = NULL, updated_at = now() \
+         WHERE tenant_id = $1",
     )
     .bind(tx.tenant().as_uuid())
     .bind(watch_expires_at)
-    .bind(access_token_expires_at)
     .execute(tx.conn())
     .await?;
     Ok(())

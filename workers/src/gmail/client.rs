@@ -16,6 +16,8 @@
 //!   refreshes it ([`super::oauth`]) and retries **once**; a second 401 is permanent.
 //! - 404 on `history.list` → [`GmailError::HistoryTooOld`]: the cursor is older than Gmail keeps
 //!   (a week, sometimes hours); the caller resyncs recent messages instead of failing.
+//! - 404 on `messages.get` → [`GmailError::MessageGone`]: deleted between the listing and the
+//!   fetch; the sync skips it.
 //! - 429, or 403 with reason `rateLimitExceeded` / `userRateLimitExceeded` →
 //!   [`GmailError::RateLimited`], with the `Retry-After` delay when Gmail gives one.
 //! - 5xx, 408, time-outs and connections that could not be opened → [`GmailError::Transient`].
@@ -49,6 +51,9 @@ pub enum GmailError {
     /// 404 on `history.list`: the start id is too old; resync recent messages.
     #[error("startHistoryId is too old")]
     HistoryTooOld,
+    /// 404 on `messages.get`: the message was deleted since it was listed.
+    #[error("the message no longer exists")]
+    MessageGone,
     /// Gmail asked us to slow down; wait `retry_after` when given.
     #[error("rate limited: {reason}")]
     RateLimited {
@@ -74,9 +79,10 @@ impl From<GmailError> for SendError {
                 SendError::Retryable(e.to_string())
             }
             GmailError::Ambiguous(_) => SendError::Ambiguous(e.to_string()),
-            GmailError::Unauthorized(_) | GmailError::HistoryTooOld | GmailError::Permanent(_) => {
-                SendError::Permanent(e.to_string())
-            }
+            GmailError::Unauthorized(_)
+            | GmailError::HistoryTooOld
+            | GmailError::MessageGone
+            | GmailError::Permanent(_) => SendError::Permanent(e.to_string()),
         }
     }
 }
@@ -191,6 +197,7 @@ struct ErrorItem {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Call {
     HistoryList,
+    Message,
     Read,
     Send,
 }
@@ -240,7 +247,7 @@ impl GmailClient {
     ) -> Result<GmailMessage, GmailError> {
         let mut url = self.url(user, &["messages", id])?;
         url.query_pairs_mut().append_pair("format", "full");
-        let (status, body) = self.call(self.http.get(url), token, Call::Read).await?;
+        let (status, body) = self.call(self.http.get(url), token, Call::Message).await?;
         interpret_message_full(status, &body)
     }
 
@@ -371,7 +378,7 @@ pub fn interpret_history_list(status: StatusCode, body: &[u8]) -> Result<History
 
 /// Read a `messages.get?format=full` answer.
 pub fn interpret_message_full(status: StatusCode, body: &[u8]) -> Result<GmailMessage, GmailError> {
-    success(status, body, Call::Read)
+    success(status, body, Call::Message)
 }
 
 /// Read a `messages.list` answer (no `messages` when the mailbox is empty).
@@ -438,6 +445,7 @@ fn refusal(status: StatusCode, body: &[u8], call: Call) -> GmailError {
         },
         StatusCode::UNAUTHORIZED => GmailError::Unauthorized(described),
         StatusCode::NOT_FOUND if call == Call::HistoryList => GmailError::HistoryTooOld,
+        StatusCode::NOT_FOUND if call == Call::Message => GmailError::MessageGone,
         StatusCode::REQUEST_TIMEOUT => GmailError::Transient(described),
         s if s.is_server_error() => GmailError::Transient(described),
         _ => GmailError::Permanent(described),
@@ -504,14 +512,18 @@ mod tests {
     }
 
     #[test]
-    fn a_404_on_history_means_resync() {
+    fn a_404_on_history_means_resync_and_on_a_message_that_it_is_gone() {
         assert_eq!(
             interpret_history_list(status(404), HISTORY_404),
             Err(GmailError::HistoryTooOld)
         );
+        assert_eq!(
+            interpret_message_full(status(404), HISTORY_404),
+            Err(GmailError::MessageGone)
+        );
         // On other calls a 404 is a plain refusal.
         assert_eq!(
-            interpret_message_full(status(404), HISTORY_404).unwrap_err(),
+            interpret_list(status(404), HISTORY_404).unwrap_err(),
             GmailError::Permanent(
                 "HTTP 404 Not Found, Requested entity was not found. (notFound)".into()
             )

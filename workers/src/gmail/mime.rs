@@ -31,7 +31,7 @@ use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use chrono::{DateTime, Utc};
 use mail_parser::{HeaderValue, MessageParser};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::sync::HistoryId;
 
@@ -84,9 +84,10 @@ pub struct PartBody {
 }
 
 /// An address with its display name, as in `Alex Customer <alex.customer@example.org>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mailbox {
     pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 

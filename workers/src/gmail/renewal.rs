@@ -10,19 +10,18 @@
 //! `needs_consent` with the reason, which the admin API shows, until its owner connects it
 //! again. Other failures are recorded as the mailbox's `last_error` and tried on the next round.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use sqlx::PgPool;
-use switchyard_shared::db::{DbError, TenantTx, channel_configs, mailboxes};
-use switchyard_shared::domain::{Channel, TenantId};
-use switchyard_shared::secrets::{SecretBox, SecretString};
+use switchyard_shared::db::{DbError, TenantTx, mailboxes};
+use switchyard_shared::domain::TenantId;
 use switchyard_shared::shutdown::Shutdown;
-use switchyard_shared::tenancy::channel_secrets_context;
 
-use super::client::GmailClient;
-use super::oauth::{OAuthClient, OAuthError};
+use super::GmailApi;
+use super::auth::{AuthError, authorized};
+use super::credentials::{CredentialsError, StoredCredentials};
+use super::oauth::OAuthError;
 
 /// Renew a watch that lapses within this long (a day of margin on Gmail's seven).
 pub const RENEW_LEAD: chrono::TimeDelta = chrono::TimeDelta::days(1);
@@ -36,7 +35,8 @@ pub enum Renewal {
     Renewed,
     /// Google revoked the refresh token; the mailbox needs a new consent.
     NeedsConsent,
-    /// The tenant has no usable email config (deleted meanwhile, or not connected by OAuth).
+    /// The tenant has no usable email config (deleted or deactivated meanwhile, or not
+    /// connected by OAuth).
     Skipped,
 }
 
@@ -53,27 +53,16 @@ pub enum RenewalError {
 #[derive(Clone)]
 pub struct WatchRenewal {
     pool: PgPool,
-    secrets: Arc<SecretBox>,
-    gmail: GmailClient,
-    oauth: OAuthClient,
+    gmail: GmailApi,
     topic: String,
     every: Duration,
 }
 
 impl WatchRenewal {
-    pub fn new(
-        pool: PgPool,
-        secrets: Arc<SecretBox>,
-        gmail: GmailClient,
-        oauth: OAuthClient,
-        topic: String,
-        every: Duration,
-    ) -> Self {
+    pub fn new(pool: PgPool, gmail: GmailApi, topic: String, every: Duration) -> Self {
         Self {
             pool,
-            secrets,
             gmail,
-            oauth,
             topic,
             every,
         }
@@ -117,58 +106,55 @@ impl WatchRenewal {
         Ok(renewed)
     }
 
-    /// Renew one tenant's watch.
+    /// Renew one tenant's watch, always with a freshly refreshed access token (which also
+    /// proves the consent still stands).
     pub async fn renew(&self, tenant: TenantId) -> Result<Renewal, RenewalError> {
         let mut tx = TenantTx::begin(&self.pool, tenant).await?;
-        let row = channel_configs::get(&mut tx, Channel::Email).await?;
+        let loaded = StoredCredentials::load(&mut tx, &self.gmail.sealer).await;
         tx.commit().await?;
-        let Some(row) = row else {
-            return Ok(Renewal::Skipped);
+        let mut credentials = match loaded {
+            Ok(credentials) => credentials,
+            Err(CredentialsError::Db(e)) => return Err(e.into()),
+            Err(CredentialsError::Secrets(e)) => return Err(RenewalError::Secrets(e)),
+            Err(
+                CredentialsError::NoChannel
+                | CredentialsError::Inactive
+                | CredentialsError::NoRefreshToken,
+            ) => return Ok(Renewal::Skipped),
         };
-        let context = channel_secrets_context(Channel::Email, tenant);
-        let mut secrets = self
-            .secrets
-            .open_map(&row.secrets, &context)
-            .map_err(|e| RenewalError::Secrets(e.to_string()))?;
-        let Some(refresh_token) = secrets.get("refresh_token").cloned() else {
-            return Ok(Renewal::Skipped);
-        };
-        let token = match self.oauth.refresh(&refresh_token).await {
-            Ok(token) => token,
-            Err(OAuthError::Revoked(reason)) => {
-                let mut tx = TenantTx::begin(&self.pool, tenant).await?;
+        let mut token = credentials.token(None);
+        let (client, topic) = (&self.gmail.client, self.topic.as_str());
+        let watched = authorized(
+            &self.gmail.oauth,
+            &mut token,
+            Utc::now(),
+            |access| async move { client.watch(&access, "me", topic).await },
+        )
+        .await;
+        let mut tx = TenantTx::begin(&self.pool, tenant).await?;
+        let watch = match watched {
+            Ok(watch) => watch,
+            Err(AuthError::OAuth(OAuthError::Revoked(reason))) => {
                 mailboxes::needs_consent(&mut tx, &format!("Google revoked access: {reason}"))
                     .await?;
                 tx.commit().await?;
                 return Ok(Renewal::NeedsConsent);
             }
-            Err(e) => return Err(RenewalError::Google(format!("token refresh: {e}"))),
+            Err(AuthError::OAuth(e)) => {
+                return Err(RenewalError::Google(format!("token refresh: {e}")));
+            }
+            Err(AuthError::Gmail(e)) => return Err(RenewalError::Google(format!("watch: {e}"))),
         };
-        let watch = self
-            .gmail
-            .watch(&token.access_token, "me", &self.topic)
-            .await
-            .map_err(|e| RenewalError::Google(format!("watch: {e}")))?;
-
-        secrets.insert("access_token".into(), token.access_token.clone());
-        if let Some(rotated) = &token.refresh_token {
-            secrets.insert("refresh_token".into(), SecretString::new(rotated.expose()));
+        if let Some(fresh) = token.refreshed() {
+            credentials
+                .store_refreshed(&mut tx, &self.gmail.sealer, fresh)
+                .await
+                .map_err(|e| match e {
+                    CredentialsError::Db(e) => RenewalError::Db(e),
+                    other => RenewalError::Secrets(other.to_string()),
+                })?;
         }
-        let sealed = self
-            .secrets
-            .seal_map(&secrets, &context)
-            .map_err(|e| RenewalError::Secrets(e.to_string()))?;
-        let mut tx = TenantTx::begin(&self.pool, tenant).await?;
-        channel_configs::upsert(
-            &mut tx,
-            Channel::Email,
-            &row.settings,
-            &sealed,
-            &row.routing_keys,
-            row.is_active,
-        )
-        .await?;
-        mailboxes::watch_renewed(&mut tx, watch.expires_at(), token.expires_at).await?;
+        mailboxes::watch_renewed(&mut tx, watch.expires_at()).await?;
         tx.commit().await?;
         Ok(Renewal::Renewed)
     }

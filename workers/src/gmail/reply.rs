@@ -22,6 +22,7 @@ use chrono::{DateTime, Utc};
 use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address;
 use mail_builder::headers::message_id::MessageId;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::client::SendRequest;
@@ -36,14 +37,45 @@ pub enum ReplyError {
     Write(#[from] std::io::Error),
 }
 
+/// What a reply needs of the message it answers; the outbox stores it with the reply's text,
+/// so the reply is written when it is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Original {
+    /// Where the reply goes: the original's `Reply-To`, else its sender.
+    pub recipient: Mailbox,
+    pub subject: String,
+    /// The original's `Message-ID`, without angle brackets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// The original's thread ancestry followed by the original itself: the reply's
+    /// `References`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+    /// The Gmail thread.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub thread_id: String,
+}
+
+impl From<&InboundEmail> for Original {
+    fn from(email: &InboundEmail) -> Self {
+        Self {
+            recipient: email.reply_to.clone().unwrap_or_else(|| email.from.clone()),
+            subject: email.subject.clone(),
+            message_id: email.message_id.clone(),
+            references: references(email),
+            thread_id: email.thread_id.clone(),
+        }
+    }
+}
+
 /// The reply from `mailbox` to `original`, saying `body`, dated `now`.
 pub fn build(
     mailbox: &Mailbox,
-    original: &InboundEmail,
+    original: &Original,
     body: &str,
     now: DateTime<Utc>,
 ) -> Result<SendRequest, ReplyError> {
-    let recipient = original.reply_to.as_ref().unwrap_or(&original.from);
+    let recipient = &original.recipient;
     if recipient.address.is_empty() {
         return Err(ReplyError::NoRecipient);
     }
@@ -59,9 +91,10 @@ pub fn build(
         .date(now.timestamp())
         .text_body(body);
     if let Some(id) = &original.message_id {
+        let references: Vec<&str> = original.references.iter().map(String::as_str).collect();
         message = message
             .in_reply_to(MessageId::new(id.as_str()))
-            .references(MessageId::from(references(original)));
+            .references(MessageId::from(references));
     }
     let raw = message.write_to_vec()?;
     Ok(SendRequest {
@@ -94,17 +127,17 @@ pub fn reply_subject(subject: &str) -> String {
 }
 
 /// The original's thread ancestry followed by the original itself.
-fn references(original: &InboundEmail) -> Vec<&str> {
+fn references(original: &InboundEmail) -> Vec<String> {
     let ancestry = if original.references.is_empty() {
         &original.in_reply_to
     } else {
         &original.references
     };
-    let mut ids: Vec<&str> = ancestry.iter().map(String::as_str).collect();
+    let mut ids = ancestry.clone();
     if let Some(id) = &original.message_id
-        && ids.last() != Some(&id.as_str())
+        && ids.last() != Some(id)
     {
-        ids.push(id);
+        ids.push(id.clone());
     }
     ids
 }
@@ -144,7 +177,7 @@ mod tests {
     fn a_reply_to_the_fixture_threads_with_it() {
         let request = build(
             &inbox(),
-            &original(),
+            &(&original()).into(),
             "Hi Alex, the invoice is attached to your account page.",
             now(),
         )
@@ -184,18 +217,18 @@ mod tests {
         original.message_id = Some("c@x".into());
         original.references = vec!["a@x".into(), "b@x".into()];
         original.in_reply_to = vec!["b@x".into()];
-        let reply = parse(&build(&inbox(), &original, "ok", now()).unwrap());
+        let reply = parse(&build(&inbox(), &(&original).into(), "ok", now()).unwrap());
         assert_eq!(mime::ids(reply.references()), ["a@x", "b@x", "c@x"]);
         assert_eq!(mime::ids(reply.in_reply_to()), ["c@x"]);
 
         // Without References, In-Reply-To is the ancestry.
         original.references.clear();
-        let reply = parse(&build(&inbox(), &original, "ok", now()).unwrap());
+        let reply = parse(&build(&inbox(), &(&original).into(), "ok", now()).unwrap());
         assert_eq!(mime::ids(reply.references()), ["b@x", "c@x"]);
 
         // Without a Message-ID there is nothing to point at; the threadId still threads it.
         original.message_id = None;
-        let request = build(&inbox(), &original, "ok", now()).unwrap();
+        let request = build(&inbox(), &(&original).into(), "ok", now()).unwrap();
         let reply = parse(&request);
         assert!(reply.in_reply_to().is_empty() && reply.references().is_empty());
         assert_eq!(request.thread_id.as_deref(), Some("19b7f0a1c2d3e4f5"));
@@ -208,7 +241,7 @@ mod tests {
             address: "bookings@example.org".into(),
             name: None,
         });
-        let reply = parse(&build(&inbox(), &original, "ok", now()).unwrap());
+        let reply = parse(&build(&inbox(), &(&original).into(), "ok", now()).unwrap());
         let to = reply.to().and_then(|a| a.first()).unwrap();
         assert_eq!(to.address(), Some("bookings@example.org"));
     }
@@ -222,7 +255,7 @@ mod tests {
             name: Some("Café Olé".into()),
         };
         let body = "¡Hola José! Tu mesa está reservada. 🍽️\nHasta pronto.";
-        let request = build(&mailbox, &original, body, now()).unwrap();
+        let request = build(&mailbox, &(&original).into(), body, now()).unwrap();
         let raw = URL_SAFE_NO_PAD.decode(&request.raw).unwrap();
         // Headers stay ASCII on the wire (encoded words).
         let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
@@ -255,7 +288,7 @@ mod tests {
     fn an_injected_line_break_adds_no_header() {
         let mut original = original();
         original.subject = "Hi\r\nBcc: spy@example.org".into();
-        let reply = parse(&build(&inbox(), &original, "ok", now()).unwrap());
+        let reply = parse(&build(&inbox(), &(&original).into(), "ok", now()).unwrap());
         assert!(reply.bcc().is_none());
         assert_eq!(reply.subject(), Some("Re: Hi  Bcc: spy@example.org"));
     }

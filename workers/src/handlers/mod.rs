@@ -4,8 +4,10 @@
 //! - [`whatsapp`]: WhatsApp Cloud API messages and receipts.
 //! - [`sms`]: Telnyx messaging (messages and receipts) and legacy Twilio inbound SMS.
 //! - [`voice`]: Telnyx calls and their AI assistant: call records, transcripts, leads.
+//! - [`email`]: Gmail push notifications, which sync the tenant's mailbox.
 //! - [`replies`]: what handlers queue for the outbox, such as the first-contact welcome.
 
+pub mod email;
 pub mod replies;
 pub mod sms;
 pub mod voice;

@@ -12,10 +12,12 @@
 //! interrupted SMS send is simply sent again.
 //!
 //! Rows are dispatched by channel: `whatsapp` through the WhatsApp Cloud API with the tenant's
-//! access token, `sms` through Telnyx with the credentials [`sms::credentials`] picks. A
+//! access token, `sms` through Telnyx with the credentials [`sms::credentials`] picks, `email`
+//! through Gmail from the tenant's connected mailbox ([`email`]). A
 //! provider's `Retry-After` sets the time of the next attempt; otherwise the delay doubles
 //! from `OUTBOX_RETRY_BASE_MS`.
 
+pub mod email;
 pub mod sms;
 
 use std::sync::Arc;
@@ -33,6 +35,7 @@ use switchyard_shared::shutdown::Shutdown;
 use switchyard_shared::tenancy::{TenancyError, open_channel_config, whatsapp_token_context};
 use uuid::Uuid;
 
+use crate::gmail::GmailApi;
 use crate::senders::SendError;
 use crate::senders::telnyx::{TelnyxSendError, TelnyxSender};
 use crate::senders::whatsapp::{TextMessage, WhatsAppSender};
@@ -47,6 +50,7 @@ pub struct OutboxDispatcher {
     secrets: Arc<SecretBox>,
     whatsapp: WhatsAppSender,
     telnyx: TelnyxSender,
+    gmail: Option<GmailApi>,
     config: Arc<WorkerConfig>,
 }
 
@@ -55,6 +59,7 @@ impl OutboxDispatcher {
         pool: PgPool,
         secrets: Arc<SecretBox>,
         config: Arc<WorkerConfig>,
+        gmail: Option<GmailApi>,
     ) -> Result<Self, reqwest::Error> {
         let timeout = config.provider_timeout();
         let whatsapp = WhatsAppSender::new(&config.whatsapp_api_base, timeout)?;
@@ -68,6 +73,7 @@ impl OutboxDispatcher {
             secrets,
             whatsapp,
             telnyx,
+            gmail,
             config,
         })
     }
@@ -144,6 +150,9 @@ impl OutboxDispatcher {
         match Channel::parse(&item.channel) {
             Ok(Channel::Whatsapp) => Ok(self.send_whatsapp(tenant, item).await?),
             Ok(Channel::Sms) => self.send_sms(tenant, item).await,
+            Ok(Channel::Email) => {
+                Ok(email::send(&self.pool, self.gmail.as_ref(), tenant, item).await?)
+            }
             _ => {
                 Err(SendError::Permanent(format!("no sender for channel {}", item.channel)).into())
             }
