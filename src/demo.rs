@@ -1,7 +1,10 @@
 //! The demo tenant that `switchyard serve --sandbox` sets up, so a fresh local run answers a
-//! simulated WhatsApp, Telnyx or Twilio message out of the box: a WhatsApp number, an SMS
-//! channel with a Telnyx number and a legacy Twilio number, and a voice channel with a Call
-//! Control connection and a tool secret for the assistant's tools.
+//! simulated WhatsApp, Telnyx, Twilio or Gmail message out of the box: a WhatsApp number, an
+//! SMS channel with a Telnyx number and a legacy Twilio number, a voice channel with a Call
+//! Control connection and a tool secret for the assistant's tools, and a Gmail mailbox at the
+//! fake Google (`demo/mailbox.rs`).
+
+pub mod mailbox;
 
 use std::collections::BTreeMap;
 
@@ -26,6 +29,8 @@ pub const DEMO_TWILIO_AUTH_TOKEN: &str = "sandbox-twilio-auth-token";
 pub const DEMO_TELNYX_CONNECTION: &str = "7000000000000000001";
 /// What its voice assistant presents to `/tools/demo/…`.
 pub const DEMO_TOOL_SECRET: &str = "sandbox-tool-secret";
+/// Its Gmail mailbox at the fake Google.
+pub const DEMO_MAILBOX: &str = "inbox@demo-dental.example";
 
 /// Create the demo tenant and its WhatsApp config if missing; returns its id.
 pub async fn ensure_demo_tenant(

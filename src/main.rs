@@ -7,13 +7,16 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use switchyard::app::{Application, Role};
 use switchyard::demo;
+use switchyard::sandbox::google::{FakeGoogle, InboundMail};
+use switchyard::sandbox::google_signing::{SANDBOX_PUSH_AUDIENCE, SANDBOX_PUSH_SERVICE_ACCOUNT};
 use switchyard::sandbox::signing::TelnyxSigner;
 use switchyard::sandbox::telnyx::FakeTelnyx;
-use switchyard::sandbox::{FakeGraph, simulate};
+use switchyard::sandbox::{FakeGraph, google_settings, simulate};
 use switchyard::settings::Settings;
 use switchyard_shared::config::{DatabaseConfig, SecretsConfig};
 use switchyard_shared::db::tenants::NewTenant;
 use switchyard_shared::domain::{PhoneNumberId, TenantId, TenantSlug, WabaId};
+use switchyard_shared::payloads::pubsub::GmailNotification;
 use switchyard_shared::secrets::{SecretBox, SecretString};
 use switchyard_shared::shutdown::Shutdown;
 use switchyard_shared::tenancy::{self, WhatsAppChannelInput};
@@ -168,6 +171,42 @@ enum SimulateCommand {
         #[arg(long, default_value = "Hi, are you open on Saturday?")]
         text: String,
     },
+    /// An inbound email: put in the mailbox at the fake Google that `serve --sandbox` runs, then
+    /// announced to the ingress by a Pub/Sub push signed with the sandbox's Google key (which
+    /// `serve --sandbox` trusts unless GOOGLE_CERTS_URL is set).
+    Gmail {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        ingress: String,
+        /// The fake Google (SANDBOX_BIND's port + 2).
+        #[arg(long, default_value = "http://127.0.0.1:9092")]
+        google: String,
+        /// The tenant's connected mailbox.
+        #[arg(long, default_value = demo::DEMO_MAILBOX)]
+        mailbox: String,
+        /// The sender, as the `From` header.
+        #[arg(long, default_value = "alex.customer@example.org")]
+        from: String,
+        #[arg(long, default_value = "Appointment request")]
+        subject: String,
+        #[arg(
+            long,
+            default_value = "Hi, could I come in for a check-up next Tuesday morning?"
+        )]
+        text: String,
+        /// The Gmail thread to reply in; a new thread when absent.
+        #[arg(long)]
+        thread_id: Option<String>,
+        /// The audience the ingress expects in push tokens.
+        #[arg(long, env = "PUBSUB_PUSH_AUDIENCE", default_value = SANDBOX_PUSH_AUDIENCE)]
+        audience: String,
+        /// The push service account the ingress expects.
+        #[arg(
+            long,
+            env = "PUBSUB_PUSH_SERVICE_ACCOUNT",
+            default_value = SANDBOX_PUSH_SERVICE_ACCOUNT
+        )]
+        service_account: String,
+    },
 }
 
 #[tokio::main]
@@ -275,6 +314,42 @@ async fn main() -> anyhow::Result<()> {
             println!("ingress answered {status} {response}");
             anyhow::ensure!(status == 200, "the ingress did not accept the webhook");
         }
+        Command::Simulate(SimulateCommand::Gmail {
+            ingress,
+            google,
+            mailbox,
+            from,
+            subject,
+            text,
+            thread_id,
+            audience,
+            service_account,
+        }) => {
+            let client = reqwest::Client::new();
+            let mail = InboundMail {
+                mailbox,
+                from,
+                subject,
+                text,
+                thread_id,
+            };
+            let added = simulate::add_gmail_message(&client, &google, &mail).await?;
+            println!(
+                "fake Google: message {} in {}, history id {}",
+                added.id, mail.mailbox, added.history_id
+            );
+            let notification = GmailNotification {
+                email_address: mail.mailbox,
+                history_id: added.history_id,
+            };
+            let push = simulate::gmail_push(&notification, &audience, &service_account)?;
+            let (status, response) = simulate::post_gmail(&client, &ingress, &push).await?;
+            println!("ingress answered {status} {response}");
+            anyhow::ensure!(
+                (200..300).contains(&status),
+                "the ingress did not accept the notification"
+            );
+        }
         Command::Keygen { id } => println!("{}", SecretBox::generate_key_spec(&id)),
     }
     Ok(())
@@ -287,6 +362,7 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
+    let mut google = None;
     if let Some(bind) = sandbox {
         let graph = FakeGraph::start(bind, shutdown.clone()).await?;
         settings.worker.whatsapp_api_base = graph.api_base();
@@ -299,13 +375,31 @@ async fn serve(
         if settings.ingress.telnyx_public_key.is_none() {
             settings.ingress.telnyx_public_key = Some(TelnyxSigner::sandbox().public_key_base64());
         }
+        let google_bind = SocketAddr::new(bind.ip(), bind.port().saturating_add(2));
+        let fake = FakeGoogle::start(google_bind, shutdown.clone()).await?;
+        // Only what the operator left unset or at Google's own URLs is pointed at the fake; see
+        // `google_settings` for why each setting is decided on its own.
+        google_settings::point_at(&mut settings.google, &fake);
+        tracing::info!(origin = %fake.gmail_base(), "sandbox: fake Google (OAuth, Gmail) running");
+        google = Some(fake);
     }
     let app = Application::build(settings, role).await?;
-    if sandbox.is_some() {
+    if let Some(google) = google {
         let secrets = SecretBox::from_config(settings.secrets.encryption_keys.expose())?;
         let tenant = demo::ensure_demo_tenant(app.pool(), &secrets).await?;
+        if google_settings::uses_fake_mailboxes(&settings.google, &google) {
+            demo::mailbox::connect_demo_mailbox(app.pool(), &secrets, tenant, &google).await?;
+            tracing::info!(
+                mailbox = demo::DEMO_MAILBOX,
+                "sandbox: demo Gmail mailbox connected"
+            );
+        } else {
+            tracing::info!(
+                "sandbox: demo Gmail mailbox not connected (the Google settings point elsewhere)"
+            );
+        }
         tracing::info!(tenant_id = %tenant, phone_number_id = demo::DEMO_PHONE_NUMBER_ID,
-            "sandbox: demo tenant ready; try `switchyard simulate whatsapp|telnyx|twilio`");
+            "sandbox: demo tenant ready; try `switchyard simulate whatsapp|telnyx|twilio|gmail`");
     }
     app.run(shutdown).await
 }

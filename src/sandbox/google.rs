@@ -12,16 +12,20 @@
 //!   — they need `Authorization: Bearer <access token>` and answer 401 in Google's error shape
 //!   once the token has expired ([`FakeGoogle::expire_access_tokens`]), so refresh-on-401 can
 //!   be exercised.
+//! - `/_sandbox/gmail/…`: control endpoints that put an inbound message in a mailbox and list
+//!   what it sent, in `google/control.rs`, for a process other than the one running the fake.
 //!
 //! Tests seed mailboxes ([`FakeGoogle::add_message`], built from the Gmail fixture message),
 //! revoke grants, make history too old to list, and inject failures
 //! ([`FakeGoogle::fail_next`]) in-process; the state is all in memory.
 
+mod control;
 mod gmail;
 mod mailbox;
 #[cfg(test)]
 mod tests;
 
+pub use control::{AddedMail, InboundMail};
 pub use mailbox::{NewMessage, SentMail};
 
 use std::collections::{HashMap, VecDeque};
@@ -115,6 +119,7 @@ impl FakeGoogle {
             .route("/oauth2/v3/certs", get(certs))
             .route("/token", post(token))
             .nest("/gmail/v1/users/{user_id}", gmail::router())
+            .nest("/_sandbox/gmail", control::router())
             .with_state(self.clone())
     }
 
@@ -132,6 +137,11 @@ impl FakeGoogle {
     /// `<base>/gmail/v1/users/…`.
     pub fn gmail_base(&self) -> String {
         self.origin.clone()
+    }
+
+    /// `http://addr/_sandbox/gmail`: the control endpoints.
+    pub fn sandbox_base(&self) -> String {
+        format!("{}/_sandbox/gmail", self.origin)
     }
 
     /// Run `f` on the shared state.

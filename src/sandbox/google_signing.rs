@@ -9,6 +9,10 @@
 //! The sandbox key is the committed test-only RSA key in `ingress/tests/keys/`; it is never a
 //! key Google knows. Signing is pure: the caller picks `iat`/`exp`, so a test can sign for any
 //! clock, or sign a token that must be refused (wrong audience, expired, unverified email).
+//!
+//! The sandbox's own Pub/Sub set-up — topic, subscription, push audience and service account —
+//! is here too, in one place: `serve --sandbox` configures the ingress with it and
+//! `simulate gmail` signs for it, so the two agree.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -24,6 +28,17 @@ const SANDBOX_PEM: &str = include_str!("../../ingress/tests/keys/test_only_googl
 const SANDBOX_JWKS: &str = include_str!("../../ingress/tests/keys/test_only_google_jwks.json");
 /// The `sub`/`azp` of the sandbox push service account.
 const SANDBOX_SUBJECT: &str = "100000000000000000001";
+
+/// The topic the sandbox's mailboxes are watched on (`GMAIL_PUBSUB_TOPIC`).
+pub const SANDBOX_PUBSUB_TOPIC: &str = "projects/switchyard-sandbox/topics/gmail";
+/// The push subscription on that topic, named in every push body.
+pub const SANDBOX_PUSH_SUBSCRIPTION: &str = "projects/switchyard-sandbox/subscriptions/gmail-push";
+/// The audience the sandbox push tokens carry (`PUBSUB_PUSH_AUDIENCE`). Any text will do for
+/// Pub/Sub; the reserved `.invalid` domain makes it plain that no ingress is reachable there.
+pub const SANDBOX_PUSH_AUDIENCE: &str = "https://ingress.switchyard-sandbox.invalid/webhooks/gmail";
+/// The service account the sandbox push tokens are issued to (`PUBSUB_PUSH_SERVICE_ACCOUNT`).
+pub const SANDBOX_PUSH_SERVICE_ACCOUNT: &str =
+    "gmail-push@switchyard-sandbox.iam.gserviceaccount.com";
 
 /// The claims of one push token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

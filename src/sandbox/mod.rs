@@ -5,6 +5,7 @@
 //! code, so what the tests check is what a local run shows.
 
 pub mod google;
+pub mod google_settings;
 pub mod google_signing;
 pub mod graph;
 pub mod server;

@@ -1,8 +1,15 @@
 //! Correctly signed sample webhooks, as the providers would send them.
 
+use anyhow::Context;
 use serde_json::json;
 use switchyard_ingress::verify::meta::sign;
+use switchyard_shared::payloads::pubsub::GmailNotification;
 use switchyard_shared::payloads::twilio::FormParams;
+
+use super::google::{AddedMail, InboundMail};
+use super::google_signing::{
+    GoogleSigner, PushClaims, SANDBOX_PUSH_SUBSCRIPTION, SignedPush, SigningError, push_request,
+};
 
 /// An inbound WhatsApp text message webhook from `from` (phone digits) to the business number
 /// `phone_number_id`.
@@ -151,6 +158,74 @@ pub async fn post_twilio(
         .header("content-type", "application/x-www-form-urlencoded")
         .header("x-twilio-signature", signature)
         .body(body)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    Ok((status, response.text().await?))
+}
+
+/// Put `mail` in a mailbox of the fake Google at `google_base` (its origin), through its
+/// `POST /_sandbox/gmail/messages`; the new message's id and the history id to notify. A
+/// refusal is an error with the fake's reason.
+pub async fn add_gmail_message(
+    client: &reqwest::Client,
+    google_base: &str,
+    mail: &InboundMail,
+) -> anyhow::Result<AddedMail> {
+    let url = format!(
+        "{}/_sandbox/gmail/messages",
+        google_base.trim_end_matches('/')
+    );
+    let response = client
+        .post(&url)
+        .json(mail)
+        .send()
+        .await
+        .with_context(|| format!("reaching the fake Google at {url}"))?;
+    let status = response.status();
+    let body = response.text().await?;
+    anyhow::ensure!(
+        status.is_success(),
+        "the fake Google refused the message: {status} {body}"
+    );
+    serde_json::from_str(&body).with_context(|| format!("the fake Google answered {body}"))
+}
+
+/// The Pub/Sub push announcing `notification`, as the sandbox's subscription delivers it:
+/// signed now by the sandbox key for `audience` and `service_account` (what the ingress has
+/// as `PUBSUB_PUSH_AUDIENCE` and `PUBSUB_PUSH_SERVICE_ACCOUNT`), with a fresh message id.
+pub fn gmail_push(
+    notification: &GmailNotification,
+    audience: &str,
+    service_account: &str,
+) -> Result<SignedPush, SigningError> {
+    let claims = PushClaims::new(audience, service_account, chrono::Utc::now().timestamp());
+    // Pub/Sub message ids are decimal numbers.
+    let message_id = uuid::Uuid::new_v4().as_u64_pair().0.to_string();
+    push_request(
+        &GoogleSigner::sandbox(),
+        &claims,
+        notification,
+        &message_id,
+        SANDBOX_PUSH_SUBSCRIPTION,
+    )
+}
+
+/// POST a signed push to the ingress's `/webhooks/gmail`. Returns the status code and the
+/// response body.
+pub async fn post_gmail(
+    client: &reqwest::Client,
+    ingress_base: &str,
+    push: &SignedPush,
+) -> reqwest::Result<(u16, String)> {
+    let response = client
+        .post(format!(
+            "{}/webhooks/gmail",
+            ingress_base.trim_end_matches('/')
+        ))
+        .header("content-type", "application/json")
+        .header("authorization", &push.authorization)
+        .body(push.body.clone())
         .send()
         .await?;
     let status = response.status().as_u16();

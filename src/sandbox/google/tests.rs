@@ -390,3 +390,151 @@ async fn send_records_the_message_and_answers_like_gmail() {
         StatusCode::BAD_REQUEST
     );
 }
+
+fn inbound(mailbox: &str) -> InboundMail {
+    InboundMail {
+        mailbox: mailbox.into(),
+        from: "Alex <alex@example.org>".into(),
+        subject: "Booking".into(),
+        text: "A table for two?".into(),
+        thread_id: None,
+    }
+}
+
+#[tokio::test]
+async fn control_endpoints_add_inbound_mail_and_list_what_was_sent() {
+    let h = harness().await;
+    let messages = format!("{}/messages", h.fake.sandbox_base());
+    let response = h
+        .http
+        .post(&messages)
+        .json(&inbound(MAILBOX))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let added: AddedMail = response.json().await.unwrap();
+    assert_eq!(h.fake.history_id(MAILBOX), Some(added.history_id));
+    assert!(added.history_id > 1000);
+    // Gmail serves it as an unread inbox message in a thread of its own, listed in the history
+    // a notification of `history_id` makes the worker read.
+    let (status, message) = h.get(&format!("messages/{}", added.id)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(message["labelIds"], json!(["UNREAD", "INBOX"]));
+    assert_eq!(message["threadId"], added.id.as_str());
+    assert_eq!(message["snippet"], "A table for two?");
+    let from = message["payload"]["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|header| header["name"] == "From")
+        .unwrap();
+    assert_eq!(from["value"], "Alex <alex@example.org>");
+    let (_, history) = h.get("history?startHistoryId=1000&labelId=INBOX").await;
+    assert_eq!(history["historyId"], added.history_id.to_string());
+    assert_eq!(
+        history["history"][0]["messages"][0]["id"],
+        added.id.as_str()
+    );
+
+    let reply = InboundMail {
+        thread_id: Some(added.id.clone()),
+        ..inbound(MAILBOX)
+    };
+    let response = h.http.post(&messages).json(&reply).send().await.unwrap();
+    let second: AddedMail = response.json().await.unwrap();
+    assert!(second.history_id > added.history_id);
+    let (_, message) = h.get(&format!("messages/{}", second.id)).await;
+    assert_eq!(message["threadId"], added.id.as_str());
+
+    let sent = format!("{}/sent", h.fake.sandbox_base());
+    let (http, sent) = (&h.http, &sent);
+    let list = || async move {
+        let response = http
+            .get(sent)
+            .query(&[("mailbox", MAILBOX)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json::<Value>().await.unwrap()
+    };
+    assert_eq!(list().await, json!([]));
+    let (_, answer) = h.post("messages/send", fixture!("send_request.json")).await;
+    let listed = list().await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["id"], answer["id"]);
+    assert_eq!(listed[0]["thread_id"], answer["threadId"]);
+    assert!(
+        listed[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Subject: Re: Invoice for order #1234\r\n")
+    );
+}
+
+#[tokio::test]
+async fn control_endpoints_refuse_bad_input_with_a_reason() {
+    let h = harness().await;
+    let messages = format!("{}/messages", h.fake.sandbox_base());
+    let unknown = inbound("nobody@example.com");
+    let empty_sender = InboundMail {
+        from: " ".into(),
+        ..inbound(MAILBOX)
+    };
+    let empty_thread = InboundMail {
+        thread_id: Some(String::new()),
+        ..inbound(MAILBOX)
+    };
+    let cases = [
+        ("{", StatusCode::BAD_REQUEST),
+        (r#"{"mailbox": "x@example.com"}"#, StatusCode::BAD_REQUEST),
+        (r#"[1, 2]"#, StatusCode::BAD_REQUEST),
+        (
+            &serde_json::to_string(&unknown).unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            &serde_json::to_string(&empty_sender).unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            &serde_json::to_string(&empty_thread).unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ];
+    let before = h.fake.history_id(MAILBOX);
+    for (body, expected) in cases {
+        let response = h
+            .http
+            .post(&messages)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected, "{body}");
+        let refusal: Value = response.json().await.unwrap();
+        assert!(
+            refusal["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{refusal}"
+        );
+    }
+    assert_eq!(h.fake.history_id(MAILBOX), before);
+    assert_eq!(h.fake.history_id("nobody@example.com"), None);
+
+    let sent = format!("{}/sent", h.fake.sandbox_base());
+    for (query, expected) in [
+        ("", StatusCode::BAD_REQUEST),
+        ("?mailbox=", StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            "?mailbox=nobody%40example.com",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let response = h.http.get(format!("{sent}{query}")).send().await.unwrap();
+        assert_eq!(response.status(), expected, "{query}");
+        let refusal: Value = response.json().await.unwrap();
+        assert!(refusal["error"].is_string(), "{refusal}");
+    }
+}
