@@ -77,7 +77,8 @@ struct Inner {
     /// Injected HTTP statuses, one per affected request, by endpoint.
     failures: HashMap<Endpoint, VecDeque<u16>>,
     mailboxes: HashMap<String, mailbox::Mailbox>,
-    /// For fresh ids.
+    /// For fresh ids; starts at the start time in microseconds, so the message ids of one
+    /// run never repeat those of an earlier run that a database may still hold.
     counter: u64,
 }
 
@@ -108,7 +109,12 @@ impl FakeGoogle {
         let (listener, origin) = server::bind(addr).await?;
         let fake = Self {
             origin,
-            inner: Arc::default(),
+            inner: Arc::new(Mutex::new(Inner {
+                counter: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2)),
+                ..Inner::default()
+            })),
         };
         server::spawn(listener, fake.router(), shutdown, "google");
         Ok(fake)
