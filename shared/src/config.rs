@@ -74,6 +74,12 @@ pub struct QueueConfig {
     #[arg(long, env = "QUEUE_DELIVERY_LIMIT", default_value_t = 20)]
     pub delivery_limit: u32,
 
+    /// Partitions events are spread over by conversation: one conversation's events are
+    /// applied in order, different partitions in parallel across workers. Publishers and
+    /// workers must agree; change it only while the queues are drained.
+    #[arg(long, env = "QUEUE_PARTITIONS", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub partitions: u16,
+
     /// Delete queues after this many idle seconds (for throw-away environments such as tests;
     /// unset in production).
     #[arg(long, env = "QUEUE_EXPIRES_SECS")]

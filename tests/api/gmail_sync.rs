@@ -10,7 +10,7 @@ use switchyard::sandbox::google::NewMessage;
 
 use crate::google::*;
 use crate::helpers::*;
-use crate::published::take_published;
+use crate::published::take_dead_letters;
 
 const FIXTURE_THREAD: &str = "19b7f0a1c2d3e4f5";
 const FIXTURE_MESSAGE_ID: &str = "CAFAKE0000000000000000000000000000@mail.example.org";
@@ -335,7 +335,7 @@ async fn a_mailbox_configured_without_consent_dead_letters_with_the_reason() {
     assert_eq!(push(&app, 5000, "m-manual").await.status(), 204);
     let mut dead = Vec::new();
     for _ in 0..100 {
-        dead.extend(take_published(&app, "dead-letters").await);
+        dead.extend(take_dead_letters(&app).await);
         if !dead.is_empty() {
             break;
         }

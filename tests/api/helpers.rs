@@ -162,6 +162,7 @@ impl TestEnv {
                 publish_channels: 2,
                 prefetch: 16,
                 delivery_limit: 20,
+                partitions: 4,
                 // Idle queues go soon after the test, so their deletion does not pile up on the
                 // broker while a later run starts.
                 expires_secs: Some(20),

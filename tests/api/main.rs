@@ -14,6 +14,7 @@ mod health;
 mod helpers;
 mod isolation;
 mod openapi;
+mod ordering;
 mod outbox;
 mod published;
 mod redelivery;

@@ -1,11 +1,15 @@
 //! Reading what the ingress published, straight from the broker, for tests that run the
 //! ingress without a worker.
 
-use futures_util::TryFutureExt;
-use lapin::options::BasicGetOptions;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::options::BasicConsumeOptions;
+use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
 use serde_json::Value;
 use switchyard::app::Role;
+use switchyard_shared::queue::rabbitmq::partition_queue;
 
 use crate::helpers::*;
 
@@ -23,9 +27,28 @@ pub async fn spawn_ingress_with(
     }
 }
 
-/// Every envelope now waiting in the queue of `channel` (`sms`, `voice`, …), taken off it.
+/// Every envelope of `channel` (`sms`, `voice`, …) now waiting in the partition queues, taken
+/// off them (envelopes of other channels are taken off too, and dropped).
 pub async fn take_published(app: &TestApp, channel: &str) -> Vec<Value> {
-    let queue = format!("{}.{channel}", app.settings.queue.prefix);
+    let queues = (0..app.settings.queue.partitions)
+        .map(|p| partition_queue(&app.settings.queue.prefix, p))
+        .collect();
+    take_all(app, queues)
+        .await
+        .into_iter()
+        .filter(|envelope| envelope["channel"] == channel)
+        .collect()
+}
+
+/// Every envelope the broker dead-lettered, taken off the dead-letter queue.
+pub async fn take_dead_letters(app: &TestApp) -> Vec<Value> {
+    let queue = format!("{}.dead-letters", app.settings.queue.prefix);
+    take_all(app, vec![queue]).await
+}
+
+/// Consume `queues` until none has delivered anything for a moment (partition queues have a
+/// single active consumer, which rules out `basic.get`).
+async fn take_all(app: &TestApp, queues: Vec<String>) -> Vec<Value> {
     let connection = Connection::connect(
         app.settings.queue.amqp_url.expose(),
         ConnectionProperties::default(),
@@ -33,13 +56,28 @@ pub async fn take_published(app: &TestApp, channel: &str) -> Vec<Value> {
     .await
     .expect("AMQP connection");
     let amqp = connection.create_channel().await.expect("AMQP channel");
+    let mut deliveries = futures_util::stream::SelectAll::new();
+    for queue in queues {
+        let consumer = amqp
+            .basic_consume(
+                queue.as_str().into(),
+                "".into(),
+                BasicConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("basic.consume {queue}: {e}"));
+        deliveries.push(consumer);
+    }
     let mut envelopes = Vec::new();
-    while let Some(message) = amqp
-        .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: true })
-        .unwrap_or_else(|e| panic!("basic.get {queue}: {e}"))
-        .await
+    while let Ok(Some(delivery)) =
+        tokio::time::timeout(Duration::from_millis(400), deliveries.next()).await
     {
-        envelopes.push(serde_json::from_slice(&message.delivery.data).expect("envelope JSON"));
+        let delivery = delivery.expect("delivery");
+        envelopes.push(serde_json::from_slice(&delivery.data).expect("envelope JSON"));
     }
     let _ = connection.close(200, "done".into()).await;
     envelopes

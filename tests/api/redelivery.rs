@@ -9,6 +9,7 @@ use std::sync::Arc;
 use switchyard::app::Role;
 use switchyard_shared::envelope::Envelope;
 use switchyard_shared::queue;
+use switchyard_shared::queue::rabbitmq::partition_queue;
 use switchyard_shared::secrets::SecretBox;
 use switchyard_workers::Worker;
 use switchyard_workers::consumer::Processed;
@@ -32,9 +33,11 @@ async fn a_worker_that_dies_before_ack_is_redelivered_and_applied_once() {
         200
     );
 
-    // The doomed worker: takes the delivery, applies it with the real processor (commit and
-    // welcome sent), then its connection drops without an ack.
-    let queue_name = format!("{}.whatsapp", app.settings.queue.prefix);
+    // The doomed worker: takes the delivery from its partition, applies it with the real
+    // processor (commit and welcome sent), then its connection drops without an ack.
+    let queues: Vec<String> = (0..app.settings.queue.partitions)
+        .map(|p| partition_queue(&app.settings.queue.prefix, p))
+        .collect();
     let amqp = app.settings.queue.amqp_url.expose().to_owned();
     {
         let connection = Connection::connect(&amqp, ConnectionProperties::default())
@@ -45,16 +48,20 @@ async fn a_worker_that_dies_before_ack_is_redelivered_and_applied_once() {
             .basic_qos(1, BasicQosOptions::default())
             .await
             .unwrap();
-        let mut consumer = channel
-            .basic_consume(
-                queue_name.clone().into(),
-                "doomed".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-        let delivery = consumer.next().await.unwrap().unwrap();
+        let mut consumers = futures_util::stream::SelectAll::new();
+        for queue in &queues {
+            let consumer = channel
+                .basic_consume(
+                    queue.as_str().into(),
+                    "".into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .unwrap();
+            consumers.push(consumer);
+        }
+        let delivery = consumers.next().await.unwrap().unwrap();
         assert!(!delivery.redelivered);
         let envelope = Envelope::from_bytes(&delivery.data).unwrap();
         let queue = queue::connect(&app.settings.queue).await.unwrap();
@@ -89,18 +96,22 @@ async fn a_worker_that_dies_before_ack_is_redelivered_and_applied_once() {
         .unwrap();
     let channel = probe.create_channel().await.unwrap();
     let ready = || async {
-        channel
-            .queue_declare(
-                queue_name.clone().into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .unwrap()
-            .message_count()
+        let mut waiting = 0;
+        for queue in &queues {
+            waiting += channel
+                .queue_declare(
+                    queue.as_str().into(),
+                    QueueDeclareOptions {
+                        passive: true,
+                        ..Default::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await
+                .unwrap()
+                .message_count();
+        }
+        waiting
     };
     eventually("the redelivery consumed", || async { ready().await == 0 }).await;
     worker.stop().await;

@@ -6,8 +6,12 @@
 //! reconnects, acks) and turns the handler's [`Outcome`] into the broker's verb.
 //!
 //! Backends: [`rabbitmq`]. Nothing outside this module names one; [`connect`] picks it from
-//! the configuration.
+//! the configuration. What every backend shares: [`partition`] (which conversations go
+//! together, and which worker consumes which partition) and [`lanes`] (one conversation at a
+//! time within a partition, in arrival order).
 
+pub mod lanes;
+pub mod partition;
 pub mod rabbitmq;
 
 use std::sync::Arc;

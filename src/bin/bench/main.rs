@@ -107,7 +107,7 @@ struct IngressReport {
     rss_samples: usize,
     rss_end: u64,
     vm_hwm: u64,
-    /// Messages in the ingress's WhatsApp queue afterwards, when rabbitmqctl could tell.
+    /// Messages in the ingress's partition queues afterwards, when rabbitmqctl could tell.
     queued: Option<u64>,
 }
 
@@ -313,10 +313,10 @@ async fn run(
     })
 }
 
-/// Messages in the ingress's WhatsApp queue. Quorum queues report their length with a delay
-/// of a few seconds, so this polls until the count reaches `expected` (for at most 15 s).
+/// Messages in the ingress's partition queues. Quorum queues report their length with a
+/// delay of a few seconds, so this polls until the count reaches `expected` (for at most 15 s).
 async fn queued_messages(vhost: &str, prefix: &str, expected: u64) -> Option<u64> {
-    let queue = format!("{prefix}.whatsapp");
+    let partitions = format!("{prefix}.p");
     let mut last = None;
     for _ in 0..15 {
         let (vhost, prefix) = (vhost.to_owned(), prefix.to_owned());
@@ -324,7 +324,13 @@ async fn queued_messages(vhost: &str, prefix: &str, expected: u64) -> Option<u64
             .await
             .ok()
             .and_then(Result::ok)
-            .and_then(|depths| depths.get(&queue).copied());
+            .map(|depths| {
+                depths
+                    .iter()
+                    .filter(|(name, _)| name.starts_with(&partitions))
+                    .map(|(_, messages)| messages)
+                    .sum()
+            });
         if now == Some(expected) {
             return now;
         }
@@ -530,7 +536,7 @@ fn print_report(options: &Options, report: &Report) {
     if let Some(queued) = ing.queued {
         let accepted = ing.warmup.ok + m.ok;
         println!(
-            "queue check: {queued} messages in the WhatsApp queue for {accepted} answers 200 ({})",
+            "queue check: {queued} messages in the partition queues for {accepted} answers 200 ({})",
             if queued == accepted {
                 "every acknowledged webhook is in the queue"
             } else {

@@ -57,6 +57,7 @@ pub fn queue_config(
         publish_channels,
         prefetch: 32,
         delivery_limit: 20,
+        partitions: 8,
         expires_secs: Some(expires_secs),
         confirm_timeout_ms: 30_000,
     }

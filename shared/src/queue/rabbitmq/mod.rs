@@ -3,20 +3,30 @@
 //! Topology, declared idempotently on every (re)connect, all names under `QUEUE_PREFIX`:
 //!
 //! ```text
-//! {prefix}.events   topic exchange, durable
-//!   └─ "{channel}.#" → {prefix}.{channel}   quorum queue per channel (whatsapp, sms, voice, email)
-//!                         dead-letter exchange {prefix}.dead, x-delivery-limit
+//! {prefix}.events   topic exchange, durable; routing key p{NN}.{channel}.{kind}
+//!   └─ "p{NN}.#" → {prefix}.p{NN}   one quorum queue per partition (QUEUE_PARTITIONS of them),
+//!                      single active consumer, dead-letter exchange {prefix}.dead,
+//!                      x-delivery-limit
 //! {prefix}.dead     fanout exchange → {prefix}.dead-letters (quorum)
+//! {prefix}.members  fanout exchange, transient: the consuming workers' heartbeats
 //! ```
 //!
+//! The publisher picks the partition from the envelope's conversation key
+//! ([`partition_of`](crate::queue::partition::partition_of)), so one conversation's events share a
+//! queue, in order; the consumer side ([`consumer`]) spreads the partitions over the live
+//! workers ([`membership`]) and keeps each conversation in order within its partition.
+//!
 //! Messages are persistent, `message_id` = envelope id, with headers `tenant_id`, `channel`,
-//! `kind`, `attempt`, `traceparent`. Publishing pipelines confirms over a few channels shared by
-//! all requests: a request publishes its envelopes and awaits only its own confirms, so
-//! concurrent requests never wait for one another.
+//! `kind`, `attempt`, `traceparent`, `conversation_key`. Publishing pipelines confirms over a
+//! few channels shared by all requests: a request publishes its envelopes and awaits only its
+//! own confirms, so concurrent requests never wait for one another.
 //!
 //! The connection is re-established on demand after the broker goes away: publishers get an
 //! error for the request that found it broken (and the next request reconnects); the consumer
 //! loop reconnects with exponential backoff.
+
+mod consumer;
+mod membership;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,32 +34,24 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use backon::{BackoffBuilder, ExponentialBuilder};
-use futures_util::StreamExt;
-use futures_util::stream::SelectAll;
 use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
-    BasicPublishOptions, BasicQosOptions, BasicRejectOptions, ConfirmSelectOptions,
-    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
 };
 use tokio::sync::{Mutex, RwLock};
-use tokio::task::JoinSet;
 
-use super::{Delivery, EventHandler, EventQueue, Outcome, QueueError};
+use super::partition::{Partition, partition_of};
+use super::{EventHandler, EventQueue, QueueError};
 use crate::config::QueueConfig;
-use crate::domain::Channel as ConversationChannel;
 use crate::envelope::Envelope;
 use crate::shutdown::Shutdown;
 
 /// A busy broker (e.g. deleting many queues) can take a while to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// How long a stopping consumer waits for in-flight events before closing the channel (the
-/// broker redelivers whatever is still unacknowledged then).
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct RabbitMq {
     config: QueueConfig,
@@ -78,6 +80,11 @@ impl Live {
     }
 }
 
+/// The queue of `partition` under `prefix`: `{prefix}.p{NN}`.
+pub fn partition_queue(prefix: &str, partition: Partition) -> String {
+    format!("{prefix}.p{partition:02}")
+}
+
 fn unavailable(e: impl std::fmt::Display) -> QueueError {
     QueueError::Unavailable(e.to_string())
 }
@@ -104,9 +111,20 @@ impl RabbitMq {
         format!("{}.dead", self.config.prefix)
     }
 
-    /// Queue that holds one channel's events.
-    pub fn queue_name(&self, channel: ConversationChannel) -> String {
-        format!("{}.{}", self.config.prefix, channel)
+    /// The queue of one partition.
+    pub fn partition_queue(&self, partition: Partition) -> String {
+        partition_queue(&self.config.prefix, partition)
+    }
+
+    /// Every partition queue, in partition order.
+    pub fn partition_queues(&self) -> Vec<String> {
+        (0..self.config.partitions.max(1))
+            .map(|p| self.partition_queue(p))
+            .collect()
+    }
+
+    fn members_exchange(&self) -> String {
+        format!("{}.members", self.config.prefix)
     }
 
     /// Queue that holds events the broker dead-lettered.
@@ -213,19 +231,18 @@ impl RabbitMq {
         .await
         .map_err(unavailable)?;
 
-        for channel in ConversationChannel::ALL {
-            let queue = self.queue_name(channel);
+        for partition in 0..self.config.partitions.max(1) {
             ch.queue_declare(
-                queue.clone().into(),
+                self.partition_queue(partition).into(),
                 QueueDeclareOptions::durable(),
                 self.queue_arguments(true),
             )
             .await
             .map_err(unavailable)?;
             ch.queue_bind(
-                queue.into(),
+                self.partition_queue(partition).into(),
                 self.exchange().into(),
-                format!("{channel}.#").into(),
+                format!("p{partition:02}.#").into(),
                 QueueBindOptions::default(),
                 FieldTable::default(),
             )
@@ -235,13 +252,16 @@ impl RabbitMq {
         Ok(())
     }
 
-    fn queue_arguments(&self, dead_letters_to_dlx: bool) -> FieldTable {
+    /// Quorum queue arguments; a partition (`partition == true`) also has a single active
+    /// consumer, a dead-letter exchange and a delivery limit.
+    fn queue_arguments(&self, partition: bool) -> FieldTable {
         let mut args = FieldTable::default();
         args.insert(
             "x-queue-type".into(),
             AMQPValue::LongString("quorum".into()),
         );
-        if dead_letters_to_dlx {
+        if partition {
+            args.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
             args.insert(
                 "x-dead-letter-exchange".into(),
                 AMQPValue::LongString(self.dead_exchange().into()),
@@ -269,6 +289,10 @@ impl RabbitMq {
             AMQPValue::LongLongInt(i64::from(envelope.attempt)),
         );
         headers.insert("traceparent".into(), text(&envelope.traceparent));
+        headers.insert(
+            "conversation_key".into(),
+            text(envelope.conversation_key.as_str()),
+        );
         BasicProperties::default()
             .with_delivery_mode(2)
             .with_content_type("application/json".into())
@@ -281,10 +305,13 @@ impl RabbitMq {
         let mut confirms = Vec::with_capacity(envelopes.len());
         for envelope in envelopes {
             let body = envelope.to_bytes()?;
+            let partition =
+                partition_of(envelope.conversation_key.as_str(), self.config.partitions);
+            let routing_key = format!("p{partition:02}.{}", envelope.routing_key());
             let confirm = channel
                 .basic_publish(
                     self.events_exchange.clone(),
-                    envelope.routing_key().into(),
+                    routing_key.into(),
                     BasicPublishOptions {
                         mandatory: true,
                         ..Default::default()
@@ -316,124 +343,6 @@ impl RabbitMq {
             }
         }
         Ok(())
-    }
-
-    /// Consume from every channel queue on one AMQP channel until the connection breaks or
-    /// shutdown fires. Returns `Ok` on shutdown.
-    async fn consume_once(
-        &self,
-        handler: &Arc<dyn EventHandler>,
-        shutdown: &Shutdown,
-    ) -> Result<(), QueueError> {
-        // Consumers get their own connection: broker flow control on a busy consumer must not
-        // stall publishers, and a consumer failure must not break them.
-        let connection = self.connect_once("consume").await?;
-        let channel = connection.create_channel().await.map_err(unavailable)?;
-        // Per consumer (quorum queues do not support global QoS): each channel queue holds at
-        // most `prefetch` unacknowledged events in this worker.
-        channel
-            .basic_qos(self.config.prefetch, BasicQosOptions { global: false })
-            .await
-            .map_err(unavailable)?;
-        let mut streams = SelectAll::new();
-        let mut tags = Vec::new();
-        for conv in ConversationChannel::ALL {
-            let tag = format!(
-                "switchyard-{}-{}-{}",
-                std::process::id(),
-                conv,
-                uuid::Uuid::new_v4()
-            );
-            let consumer = channel
-                .basic_consume(
-                    self.queue_name(conv).into(),
-                    tag.clone().into(),
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                )
-                .await
-                .map_err(unavailable)?;
-            tags.push(tag);
-            streams.push(consumer);
-        }
-        tracing::info!(prefetch = self.config.prefetch, "consuming");
-
-        let mut in_flight = JoinSet::new();
-        let result = loop {
-            tokio::select! {
-                _ = shutdown.wait() => break Ok(()),
-                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
-                    if let Err(e) = done {
-                        tracing::error!(error = %e, "event task failed");
-                    }
-                }
-                next = streams.next() => match next {
-                    Some(Ok(delivery)) => {
-                        let handler = handler.clone();
-                        in_flight.spawn(handle_delivery(handler, delivery));
-                    }
-                    Some(Err(e)) => break Err(unavailable(e)),
-                    None => break Err(unavailable("consumer stream ended")),
-                },
-            }
-        };
-
-        // Stop taking new deliveries, let the ones in flight finish (bounded), then close.
-        for tag in tags {
-            let _ = channel
-                .basic_cancel(tag.into(), BasicCancelOptions::default())
-                .await;
-        }
-        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-            while in_flight.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!(
-                "in-flight events did not finish in time; the broker will redeliver them"
-            );
-            in_flight.abort_all();
-        }
-        let _ = channel.close(200, "consumer stopped".into()).await;
-        let _ = connection.close(200, "consumer stopped".into()).await;
-        result
-    }
-}
-
-async fn handle_delivery(handler: Arc<dyn EventHandler>, delivery: lapin::message::Delivery) {
-    let envelope = match Envelope::from_bytes(&delivery.data) {
-        Ok(envelope) => envelope,
-        Err(e) => {
-            tracing::error!(error = %e, "undecodable message; dead-lettering it");
-            let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
-            return;
-        }
-    };
-    let outcome = handler
-        .handle(Delivery {
-            envelope,
-            redelivered: delivery.redelivered,
-        })
-        .await;
-    let acked = match outcome {
-        Outcome::Ack => delivery.ack(BasicAckOptions::default()).await,
-        Outcome::Retry(reason) => {
-            tracing::warn!(%reason, "event will be delivered again");
-            delivery
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    multiple: false,
-                })
-                .await
-        }
-        Outcome::Reject(reason) => {
-            tracing::error!(%reason, "event dead-lettered");
-            delivery.reject(BasicRejectOptions { requeue: false }).await
-        }
-    };
-    if let Err(e) = acked {
-        // The channel broke; the broker redelivers the event and dedup makes that harmless.
-        tracing::warn!(error = %e, "could not settle delivery");
     }
 }
 

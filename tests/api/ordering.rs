@@ -1,0 +1,121 @@
+//! Per-conversation order across workers: one conversation's burst is applied in arrival order
+//! while another conversation proceeds beside it, with two workers sharing the partitions.
+
+use std::time::Duration;
+
+use switchyard::app::Role;
+use switchyard::sandbox::graph::Failure;
+use switchyard_shared::domain::{Channel, ConversationKey, TenantId};
+use switchyard_shared::queue::partition::partition_of;
+
+use crate::helpers::*;
+
+/// Bodies of `contact`'s inbound messages, in the order they were stored.
+async fn stored_bodies(app: &TestApp, contact: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT m.body FROM messages m JOIN contacts c ON c.id = m.contact_id \
+         WHERE c.whatsapp_id = $1 AND m.direction = 'inbound' ORDER BY m.created_at, m.id",
+    )
+    .bind(contact)
+    .fetch_all(&app.owner_pool)
+    .await
+    .unwrap()
+}
+
+/// A WhatsApp id for the second customer whose partition another worker consumes than
+/// `first`'s (two workers share the partitions by parity).
+fn on_the_other_worker(tenant: TenantId, first: &str, partitions: u16) -> String {
+    let partition = |contact: &str| {
+        partition_of(
+            ConversationKey::new(tenant, Channel::Whatsapp, contact).as_str(),
+            partitions,
+        )
+    };
+    (0..1000)
+        .map(|i| format!("1555020{i:04}"))
+        .find(|candidate| partition(candidate) % 2 != partition(first) % 2)
+        .expect("a contact in a partition of the other parity")
+}
+
+async fn post_text(app: &TestApp, from: &str, wamid: &str, text: &str) {
+    let body = bytes(&inbound_text(PHONE_NUMBER_ID, WABA_ID, from, wamid, text));
+    assert_eq!(app.post_whatsapp(body).await.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_is_applied_in_order_while_another_conversation_proceeds_across_two_workers() {
+    let env = TestEnv::new().await;
+    let ingress = env.start(Role::Ingress).await;
+    let first_worker = env.start(Role::Worker).await;
+    let second_worker = env.start(Role::Worker).await;
+    let app = TestApp {
+        address: ingress.address.clone().unwrap(),
+        env,
+        _running: None,
+    };
+    let tenant = app.fixture_tenant().await;
+    // The workers hear each other's heartbeats and split the partitions.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let alice = "15550100001";
+    let bob = on_the_other_worker(tenant, alice, app.settings.queue.partitions);
+    // Alice's first message is answered slowly (the welcome's send takes 4 s), so her
+    // conversation waits behind it; Bob's must not.
+    app.graph.fail_next(Failure {
+        count: 1,
+        status: 200,
+        code: 0,
+        delay_ms: 4000,
+    });
+    post_text(&app, alice, "wamid.alice-01", "alice 01").await;
+    eventually("Alice's first message stored", || async {
+        stored_bodies(&app, alice).await.len() == 1
+    })
+    .await;
+    for i in 2..=50 {
+        post_text(
+            &app,
+            alice,
+            &format!("wamid.alice-{i:02}"),
+            &format!("alice {i:02}"),
+        )
+        .await;
+        let b = i - 1;
+        post_text(
+            &app,
+            &bob,
+            &format!("wamid.bob-{b:02}"),
+            &format!("bob {b:02}"),
+        )
+        .await;
+    }
+    post_text(&app, &bob, "wamid.bob-50", "bob 50").await;
+
+    eventually("Bob's burst stored", || async {
+        stored_bodies(&app, &bob).await.len() == 50
+    })
+    .await;
+    assert_eq!(
+        stored_bodies(&app, alice).await.len(),
+        1,
+        "Alice's later messages wait for her first"
+    );
+    eventually("Alice's burst stored", || async {
+        stored_bodies(&app, alice).await.len() == 50
+    })
+    .await;
+
+    let expected =
+        |who: &str| -> Vec<String> { (1..=50).map(|i| format!("{who} {i:02}")).collect() };
+    assert_eq!(stored_bodies(&app, alice).await, expected("alice"));
+    assert_eq!(stored_bodies(&app, &bob).await, expected("bob"));
+    eventually("one welcome each", || async { app.graph.sent().len() == 2 }).await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM processed_events").await,
+        100
+    );
+
+    first_worker.stop().await;
+    second_worker.stop().await;
+    ingress.stop().await;
+}
