@@ -68,6 +68,7 @@ pub async fn ensure_demo_tenant(
             access_token: SecretString::new("sandbox-access-token-0001"),
             app_secret: None,
             is_active: true,
+            messages_per_second: None,
         },
     )
     .await?;

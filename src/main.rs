@@ -456,6 +456,7 @@ async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
                 access_token,
                 app_secret,
                 is_active: true,
+                messages_per_second: None,
             };
             tenancy::put_whatsapp_channel(&pool, &secrets, tenant_id, &input)
                 .await

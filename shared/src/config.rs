@@ -218,6 +218,16 @@ pub struct WorkerConfig {
     /// First retry delay of a failed send; doubles per attempt.
     #[arg(long, env = "OUTBOX_RETRY_BASE_MS", default_value_t = 2000)]
     pub outbox_retry_base_ms: u64,
+
+    /// Sends per second from one WhatsApp number unless its config says otherwise (Meta's
+    /// default throughput tier is 80); bursts of as many.
+    #[arg(long, env = "WHATSAPP_MESSAGES_PER_SECOND", default_value_t = 80, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub whatsapp_messages_per_second: u32,
+
+    /// Sends per second from one SMS number or messaging profile unless the SMS channel's
+    /// `messages_per_second` says otherwise; bursts of as many.
+    #[arg(long, env = "SMS_MESSAGES_PER_SECOND", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub sms_messages_per_second: u32,
 }
 
 impl WorkerConfig {

@@ -100,6 +100,8 @@ pub struct WhatsAppChannelInput {
     pub access_token: SecretString,
     pub app_secret: Option<SecretString>,
     pub is_active: bool,
+    /// The number's throughput limit (1-1000); `None` means the platform default.
+    pub messages_per_second: Option<u16>,
 }
 
 /// Seal the secrets and create or replace the tenant's WhatsApp config. Returns the stored row
@@ -159,6 +161,7 @@ async fn put_whatsapp_in(
             access_token_enc,
             app_secret_enc,
             is_active: input.is_active,
+            messages_per_second: input.messages_per_second.map(i32::from),
         },
     )
     .await?;

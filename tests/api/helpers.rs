@@ -195,6 +195,8 @@ impl TestEnv {
                 outbox_max_attempts: 3,
                 outbox_poll_ms: 100,
                 outbox_retry_base_ms: 100,
+                whatsapp_messages_per_second: 80,
+                sms_messages_per_second: 10,
             },
             google: GoogleConfig {
                 oauth_client_id: Some("test-client.apps.googleusercontent.com".into()),

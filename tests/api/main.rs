@@ -21,6 +21,7 @@ mod redelivery;
 mod sms_end_to_end;
 mod sms_events;
 mod telnyx_webhook;
+mod throttle;
 mod twilio_webhook;
 mod vault;
 mod voice_events;

@@ -126,6 +126,7 @@ pub async fn finish(
         access_token: SecretString::new(token),
         app_secret: None,
         is_active: true,
+        messages_per_second: None,
     };
     state
         .graph

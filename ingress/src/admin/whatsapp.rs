@@ -43,6 +43,10 @@ pub struct PutWhatsApp {
     #[serde(default = "active_by_default")]
     #[schema(default = true)]
     pub is_active: bool,
+    /// The number's throughput limit in messages per second (Meta's default tier is 80);
+    /// absent: the platform's `WHATSAPP_MESSAGES_PER_SECOND`.
+    #[schema(minimum = 1, maximum = 1000)]
+    pub messages_per_second: Option<i64>,
 }
 
 fn active_by_default() -> bool {
@@ -75,6 +79,15 @@ impl PutWhatsApp {
             }
             other => other.map(|raw| SecretString::new(raw.trim())),
         };
+        let messages_per_second = self
+            .messages_per_second
+            .map(|n| {
+                u16::try_from(n)
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| ApiError::field("messages_per_second", "must be 1-1000"))
+            })
+            .transpose()?;
         Ok(WhatsAppChannelInput {
             phone_number_id,
             waba_id,
@@ -82,6 +95,7 @@ impl PutWhatsApp {
             access_token: SecretString::new(token),
             app_secret,
             is_active: self.is_active,
+            messages_per_second,
         })
     }
 }
@@ -96,6 +110,7 @@ pub struct WhatsAppView {
     pub access_token: String,
     pub app_secret: Option<String>,
     pub is_active: bool,
+    pub messages_per_second: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -126,6 +141,7 @@ pub(super) fn view(
         waba_id: row.waba_id,
         display_phone_number: row.display_phone_number,
         is_active: row.is_active,
+        messages_per_second: row.messages_per_second,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })

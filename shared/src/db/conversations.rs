@@ -70,6 +70,22 @@ async fn upsert_keyed(
     Ok(id)
 }
 
+/// When the last message of the customer of conversation `id` was received, if ever (the
+/// time it was stored, not the provider's timestamp: a replayed or late webhook still counts
+/// from when it arrived).
+pub async fn last_received_at(
+    tx: &mut TenantTx,
+    id: Uuid,
+) -> Result<Option<DateTime<Utc>>, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT max(created_at) FROM messages \
+         WHERE conversation_id = $1 AND direction = 'inbound'",
+    )
+    .bind(id)
+    .fetch_one(tx.conn())
+    .await?)
+}
+
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Conversation {
     pub id: Uuid,

@@ -25,6 +25,7 @@ pub mod mailboxes;
 pub mod messages;
 pub mod outbox;
 pub mod processed_events;
+pub mod send_rate;
 pub mod tenants;
 pub mod unroutable;
 pub mod users;

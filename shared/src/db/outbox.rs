@@ -113,6 +113,27 @@ pub async fn mark_retry(
     Ok(())
 }
 
+/// Put a claimed row back without spending an attempt: it was held back (its sender's rate)
+/// rather than refused, and goes at `until`.
+pub async fn defer(
+    tx: &mut TenantTx,
+    id: Uuid,
+    reason: &str,
+    until: DateTime<Utc>,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE outbox SET status = 'pending', attempts = greatest(attempts - 1, 0), \
+           last_error = $2, next_attempt_at = $3, claimed_until = NULL, updated_at = now() \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(reason)
+    .bind(until)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
 /// The provider refused for good (or retries ran out): never sent.
 pub async fn mark_failed(tx: &mut TenantTx, id: Uuid, error: &str) -> Result<(), DbError> {
     finish(tx, id, "failed", error).await

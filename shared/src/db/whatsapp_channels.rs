@@ -18,6 +18,8 @@ pub struct WhatsAppChannelRow {
     pub access_token_enc: String,
     pub app_secret_enc: Option<String>,
     pub is_active: bool,
+    /// The number's throughput limit; `None` means the platform default.
+    pub messages_per_second: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -31,12 +33,13 @@ pub struct WhatsAppChannelUpsert {
     pub access_token_enc: String,
     pub app_secret_enc: Option<String>,
     pub is_active: bool,
+    pub messages_per_second: Option<i32>,
 }
 
 macro_rules! columns {
     () => {
         "tenant_id, phone_number_id, waba_id, display_phone_number, access_token_enc, \
-         app_secret_enc, is_active, created_at, updated_at"
+         app_secret_enc, is_active, messages_per_second, created_at, updated_at"
     };
 }
 
@@ -48,13 +51,14 @@ pub async fn upsert(
 ) -> Result<WhatsAppChannelRow, DbError> {
     let row = sqlx::query_as(concat!(
         "INSERT INTO whatsapp_channels (tenant_id, phone_number_id, waba_id, display_phone_number, \
-           access_token_enc, app_secret_enc, is_active) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+           access_token_enc, app_secret_enc, is_active, messages_per_second) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (tenant_id) DO UPDATE SET \
            phone_number_id = EXCLUDED.phone_number_id, waba_id = EXCLUDED.waba_id, \
            display_phone_number = EXCLUDED.display_phone_number, \
            access_token_enc = EXCLUDED.access_token_enc, app_secret_enc = EXCLUDED.app_secret_enc, \
-           is_active = EXCLUDED.is_active, updated_at = now() \
+           is_active = EXCLUDED.is_active, \
+           messages_per_second = EXCLUDED.messages_per_second, updated_at = now() \
          RETURNING ",
         columns!()
     ))
@@ -65,6 +69,7 @@ pub async fn upsert(
     .bind(&config.access_token_enc)
     .bind(&config.app_secret_enc)
     .bind(config.is_active)
+    .bind(config.messages_per_second)
     .fetch_one(tx.conn())
     .await?;
     Ok(row)

@@ -145,6 +145,7 @@ impl BenchDb {
                 access_token: SecretString::new("bench-access-token"),
                 app_secret: None,
                 is_active: true,
+                messages_per_second: None,
             },
         )
         .await

@@ -13,12 +13,16 @@
 //!
 //! Rows are dispatched by channel: `whatsapp` through the WhatsApp Cloud API with the tenant's
 //! access token, `sms` through Telnyx with the credentials [`sms::credentials`] picks, `email`
-//! through Gmail from the tenant's connected mailbox ([`email`]). A
+//! through Gmail from the tenant's connected mailbox ([`email`]). Before a WhatsApp or SMS
+//! request leaves, [`throttle`] takes a slot of its sender's throughput (deferring the row when
+//! the sender is busy) and checks WhatsApp's 24-hour window. The relay takes due rows
+//! round-robin across tenants, so one tenant's backlog does not hold up another's sends. A
 //! provider's `Retry-After` sets the time of the next attempt; otherwise the delay doubles
 //! from `OUTBOX_RETRY_BASE_MS`.
 
 pub mod email;
 pub mod sms;
+pub mod throttle;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +32,7 @@ use sqlx::PgPool;
 use switchyard_shared::config::WorkerConfig;
 use switchyard_shared::db::messages::{self, OutboundMessage};
 use switchyard_shared::db::outbox::{self, OutboxItem};
-use switchyard_shared::db::{DbError, TenantTx, whatsapp_channels};
+use switchyard_shared::db::{DbError, TenantTx, conversations, whatsapp_channels};
 use switchyard_shared::domain::{Channel, TenantId};
 use switchyard_shared::secrets::SecretBox;
 use switchyard_shared::shutdown::Shutdown;
@@ -37,7 +41,7 @@ use uuid::Uuid;
 
 use crate::gmail::GmailApi;
 use crate::senders::SendError;
-use crate::senders::telnyx::{TelnyxSendError, TelnyxSender};
+use crate::senders::telnyx::{SmsSender, TelnyxSendError, TelnyxSender};
 use crate::senders::whatsapp::{TextMessage, WhatsAppSender};
 use sms::{SmsRequest, TelnyxCredentials};
 
@@ -119,6 +123,14 @@ impl OutboxDispatcher {
                 outbox::mark_retry(&mut tx, id, &reason, next).await?;
             }
             Err(TelnyxSendError {
+                error: SendError::Deferred { reason, wait },
+                ..
+            }) => {
+                tracing::debug!(%reason, ?wait, "send held back by its sender's rate");
+                let until = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                outbox::defer(&mut tx, id, &reason, until).await?;
+            }
+            Err(TelnyxSendError {
                 error: SendError::Ambiguous(reason),
                 ..
             }) => {
@@ -148,7 +160,7 @@ impl OutboxDispatcher {
     /// gave one (only Telnyx does, hence the type).
     async fn send(&self, tenant: TenantId, item: &OutboxItem) -> Result<Sent, TelnyxSendError> {
         match Channel::parse(&item.channel) {
-            Ok(Channel::Whatsapp) => Ok(self.send_whatsapp(tenant, item).await?),
+            Ok(Channel::Whatsapp) => self.send_whatsapp(tenant, item).await,
             Ok(Channel::Sms) => self.send_sms(tenant, item).await,
             Ok(Channel::Email) => {
                 Ok(email::send(&self.pool, self.gmail.as_ref(), tenant, item).await?)
@@ -159,10 +171,35 @@ impl OutboxDispatcher {
         }
     }
 
-    async fn send_whatsapp(&self, tenant: TenantId, item: &OutboxItem) -> Result<Sent, SendError> {
+    async fn send_whatsapp(
+        &self,
+        tenant: TenantId,
+        item: &OutboxItem,
+    ) -> Result<Sent, TelnyxSendError> {
         let message: TextMessage = request_of(item)?;
-        let token = self.whatsapp_token(tenant).await?;
-        let provider_message_id = self.whatsapp.send_text(&token, &message).await?;
+        let number = self.whatsapp_number(tenant, item.conversation_id).await?;
+        throttle::check_whatsapp_window(number.last_received_at, Utc::now())?;
+        let rate = number
+            .messages_per_second
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(self.config.whatsapp_messages_per_second);
+        throttle::take_slot(
+            &self.pool,
+            &format!("whatsapp:{}", number.phone_number_id),
+            rate,
+        )
+        .await?;
+        let provider_message_id = match self.whatsapp.send_text(&number.token, &message).await {
+            Ok(id) => id,
+            // Too many messages to this customer: give it a pause that grows.
+            Err(SendError::Retryable(reason)) if reason.contains("131056") => {
+                return Err(TelnyxSendError {
+                    error: SendError::Retryable(reason),
+                    retry_after: Some(throttle::pair_rate_pause(item.attempts)),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
         Ok(Sent {
             channel: Channel::Whatsapp,
             message_type: "text",
@@ -176,6 +213,13 @@ impl OutboxDispatcher {
     async fn send_sms(&self, tenant: TenantId, item: &OutboxItem) -> Result<Sent, TelnyxSendError> {
         let request: SmsRequest = request_of(item)?;
         let TelnyxCredentials { api_key, sender } = self.telnyx_credentials(tenant).await?;
+        let bucket = match &sender {
+            SmsSender::Number { from } => format!("sms:{from}"),
+            SmsSender::Profile {
+                messaging_profile_id,
+            } => format!("sms:{messaging_profile_id}"),
+        };
+        throttle::take_slot(&self.pool, &bucket, self.config.sms_messages_per_second).await?;
         let provider_message_id = self
             .telnyx
             .send(&api_key, item.id, &request.outbound(sender))
@@ -204,27 +248,42 @@ impl OutboxDispatcher {
         sms::credentials(config.as_ref(), &self.config)
     }
 
-    async fn whatsapp_token(
+    /// The tenant's WhatsApp number, opened, with the time the last message of the customer of
+    /// `conversation` arrived.
+    async fn whatsapp_number(
         &self,
         tenant: TenantId,
-    ) -> Result<switchyard_shared::secrets::SecretString, SendError> {
+        conversation: Option<Uuid>,
+    ) -> Result<WhatsAppNumber, SendError> {
         let load = async {
             let mut tx = TenantTx::begin(&self.pool, tenant).await?;
             let row = whatsapp_channels::get(&mut tx).await?;
+            let last_received_at = match conversation {
+                Some(id) => conversations::last_received_at(&mut tx, id).await?,
+                None => None,
+            };
             tx.commit().await?;
-            Ok::<_, DbError>(row)
+            Ok::<_, DbError>((row, last_received_at))
         };
         // The request has not left yet, so a database hiccup here is safe to retry.
-        let row = load
+        let (row, last_received_at) = load
             .await
-            .map_err(|e| SendError::Retryable(format!("loading credentials: {e}")))?
-            .ok_or_else(|| SendError::Permanent("no WhatsApp channel configured".into()))?;
+            .map_err(|e| SendError::Retryable(format!("loading credentials: {e}")))?;
+        let row =
+            row.ok_or_else(|| SendError::Permanent("no WhatsApp channel configured".into()))?;
         if !row.is_active {
             return Err(SendError::Permanent("WhatsApp channel is inactive".into()));
         }
-        self.secrets
+        let token = self
+            .secrets
             .open(&row.access_token_enc, &whatsapp_token_context(tenant))
-            .map_err(|e| SendError::Permanent(format!("access token: {e}")))
+            .map_err(|e| SendError::Permanent(format!("access token: {e}")))?;
+        Ok(WhatsAppNumber {
+            token,
+            phone_number_id: row.phone_number_id,
+            messages_per_second: row.messages_per_second,
+            last_received_at,
+        })
     }
 
     /// Every `OUTBOX_POLL_MS`: mark abandoned claims, then dispatch what is due.
@@ -258,6 +317,15 @@ impl OutboxDispatcher {
 fn request_of<T: serde::de::DeserializeOwned>(item: &OutboxItem) -> Result<T, SendError> {
     serde_json::from_value(item.request.clone())
         .map_err(|e| SendError::Permanent(format!("outbox request: {e}")))
+}
+
+/// A tenant's WhatsApp number as a send needs it.
+struct WhatsAppNumber {
+    token: switchyard_shared::secrets::SecretString,
+    phone_number_id: String,
+    messages_per_second: Option<i32>,
+    /// When the customer's last message arrived.
+    last_received_at: Option<chrono::DateTime<Utc>>,
 }
 
 struct Sent {

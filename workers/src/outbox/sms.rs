@@ -126,6 +126,8 @@ mod tests {
             outbox_max_attempts: 1,
             outbox_poll_ms: 1000,
             outbox_retry_base_ms: 1000,
+            whatsapp_messages_per_second: 80,
+            sms_messages_per_second: 10,
         }
     }
 

@@ -22,6 +22,10 @@ pub enum SendError {
     /// we cannot read). Sending again could deliver twice, so it is not retried.
     #[error("outcome unknown: {0}")]
     Ambiguous(String),
+    /// Held back before the request left — the sender is at its throughput limit — to go
+    /// after `wait`. Not a failed attempt.
+    #[error("deferred: {reason}")]
+    Deferred { reason: String, wait: Duration },
 }
 
 /// `Retry-After`: delay-seconds, or an HTTP date (a date in the past means now).
