@@ -168,18 +168,18 @@ async fn send_message(
         .or_else(|| body.get("recipient"))
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let text_ok = body
-        .pointer("/text/body")
-        .and_then(Value::as_str)
-        .is_some_and(|t| !t.is_empty() && t.chars().count() <= 4096);
     let shape_ok = body.get("messaging_product") == Some(&json!("whatsapp"))
-        && body.get("type") == Some(&json!("text"))
-        && text_ok;
+        && match body.get("type").and_then(Value::as_str) {
+            Some("text") => text_ok(&body, "/text/body", 4096),
+            Some("interactive") => reply_buttons_ok(&body),
+            _ => false,
+        };
     let Some(recipient) = recipient.filter(|_| shape_ok) else {
         return graph_error(
             StatusCode::BAD_REQUEST,
             100,
-            "(#100) Invalid parameter: expected messaging_product, to, type=text, text.body",
+            "(#100) Invalid parameter: expected messaging_product, to, and type=text with text.body \
+             or type=interactive with 1-3 reply buttons (titles of at most 20 characters)",
         );
     };
     let failure = fake.next_failure();
@@ -328,4 +328,75 @@ async fn list_sent(State(fake): State<FakeGraph>) -> Json<Vec<SentMessage>> {
 async fn inject_failure(State(fake): State<FakeGraph>, Json(failure): Json<Failure>) -> StatusCode {
     fake.fail_next(failure);
     StatusCode::NO_CONTENT
+}
+
+/// Whether `body` has non-empty text of at most `max` characters at `pointer`.
+fn text_ok(body: &Value, pointer: &str, max: usize) -> bool {
+    body.pointer(pointer)
+        .and_then(Value::as_str)
+        .is_some_and(|t| !t.is_empty() && t.chars().count() <= max)
+}
+
+/// An interactive reply-buttons message as Meta documents it: a body text (at most 1024
+/// characters) and 1-3 buttons, each `{type: reply, reply: {id, title}}` with a title of at
+/// most 20 characters and distinct ids.
+fn reply_buttons_ok(body: &Value) -> bool {
+    let Some(buttons) = body
+        .pointer("/interactive/action/buttons")
+        .and_then(Value::as_array)
+    else {
+        return false;
+    };
+    let ids: std::collections::HashSet<&str> = buttons
+        .iter()
+        .filter_map(|b| b.pointer("/reply/id").and_then(Value::as_str))
+        .collect();
+    body.pointer("/interactive/type") == Some(&json!("button"))
+        && text_ok(body, "/interactive/body/text", 1024)
+        && (1..=3).contains(&buttons.len())
+        && ids.len() == buttons.len()
+        && buttons.iter().all(|b| {
+            b.get("type") == Some(&json!("reply"))
+                && text_ok(b, "/reply/id", 256)
+                && text_ok(b, "/reply/title", 20)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn interactive(buttons: Value) -> Value {
+        json!({
+            "messaging_product": "whatsapp", "to": "15550001111", "type": "interactive",
+            "interactive": { "type": "button", "body": { "text": "Pick one" },
+                             "action": { "buttons": buttons } },
+        })
+    }
+
+    fn button(id: &str, title: &str) -> Value {
+        json!({ "type": "reply", "reply": { "id": id, "title": title } })
+    }
+
+    #[test]
+    fn reply_buttons_are_checked_like_meta_does() {
+        assert!(reply_buttons_ok(&interactive(json!([
+            button("a", "Yes"),
+            button("b", "No")
+        ]))));
+        for bad in [
+            json!([]),
+            json!([
+                button("a", "1"),
+                button("b", "2"),
+                button("c", "3"),
+                button("d", "4")
+            ]),
+            json!([button("a", "A title longer than twenty")]),
+            json!([button("a", "Yes"), button("a", "No")]),
+            json!([button("", "Yes")]),
+        ] {
+            assert!(!reply_buttons_ok(&interactive(bad.clone())), "{bad}");
+        }
+    }
 }

@@ -319,14 +319,11 @@ async fn the_same_webhook_three_times_is_one_message_and_one_reply() {
             .await;
         assert_eq!(response.status(), 200);
     }
-    // A later message marks the end: once it is stored, the three copies were handled.
-    let marker = inbound_text(
-        PHONE_NUMBER_ID,
-        WABA_ID,
-        "15550001111",
-        "wamid.MARKER",
-        "end",
-    );
+    // A later message of the same conversation marks the end: its events are applied in
+    // order, so once it is stored, the three copies were handled.
+    let mut marker = fixture_json("whatsapp/inbound_text.json");
+    marker["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = "wamid.MARKER".into();
+    marker["entry"][0]["changes"][0]["value"]["messages"][0]["text"]["body"] = "end".into();
     assert_eq!(app.post_whatsapp(bytes(&marker)).await.status(), 200);
     eventually("the marker stored", || async {
         app.count("SELECT count(*) FROM messages WHERE provider_message_id = 'wamid.MARKER'")

@@ -202,7 +202,7 @@ impl OutboxDispatcher {
         };
         Ok(Sent {
             channel: Channel::Whatsapp,
-            message_type: "text",
+            message_type: message.message_type(),
             provider_message_id,
             text: Some(message.text),
             reply_to: message.reply_to,

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use switchyard_shared::secrets::SecretString;
 
@@ -22,15 +22,38 @@ pub struct WhatsAppSender {
 }
 
 /// A text message to one recipient: the phone number (`to`) or, for username users, the
-/// business-scoped user id (`recipient`).
-#[derive(Debug, Clone, Deserialize)]
+/// business-scoped user id (`recipient`); with `buttons`, an interactive message whose reply
+/// buttons the customer taps (at most 3, titles of at most 20 characters).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TextMessage {
     pub phone_number_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipient: Option<String>,
     pub text: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<ReplyButton>,
+}
+
+/// A reply button: the id comes back in the customer's `button_reply`, the title is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyButton {
+    pub id: String,
+    pub title: String,
+}
+
+impl TextMessage {
+    /// `interactive` with buttons, else `text` (the stored message's type).
+    pub fn message_type(&self) -> &'static str {
+        if self.buttons.is_empty() {
+            "text"
+        } else {
+            "interactive"
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -69,14 +92,33 @@ impl WhatsAppSender {
         })
     }
 
-    /// The request body Meta documents for a text message.
+    /// The request body Meta documents for a text message, or for an interactive message
+    /// with reply buttons.
     pub fn body(message: &TextMessage) -> serde_json::Value {
-        let mut body = json!({
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "type": "text",
-            "text": { "preview_url": false, "body": message.text },
-        });
+        let mut body = if message.buttons.is_empty() {
+            json!({
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "type": "text",
+                "text": { "preview_url": false, "body": message.text },
+            })
+        } else {
+            let buttons: Vec<serde_json::Value> = message
+                .buttons
+                .iter()
+                .map(|b| json!({ "type": "reply", "reply": { "id": b.id, "title": b.title } }))
+                .collect();
+            json!({
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "type": "interactive",
+                "interactive": {
+                    "type": "button",
+                    "body": { "text": message.text },
+                    "action": { "buttons": buttons },
+                },
+            })
+        };
         if let Some(to) = &message.to {
             body["to"] = json!(to);
         } else if let Some(recipient) = &message.recipient {
@@ -165,6 +207,7 @@ mod tests {
             recipient: None,
             text: "Yes! We are open Saturday 9am-2pm.".into(),
             reply_to: Some("wamid.FAKE_INBOUND_TEXT_0001".into()),
+            buttons: Vec::new(),
         });
         let fixture: serde_json::Value = serde_json::from_str(include_str!(
             "../../../tests/fixtures/whatsapp/send_text_request.json"
@@ -208,8 +251,55 @@ mod tests {
             recipient: Some("US.1".into()),
             text: "hi".into(),
             reply_to: None,
+            buttons: Vec::new(),
         });
         assert_eq!(body["recipient"], "US.1");
         assert!(body.get("to").is_none());
+    }
+
+    #[test]
+    fn buttons_make_an_interactive_message() {
+        let message = TextMessage {
+            phone_number_id: "1".into(),
+            to: Some("15550001111".into()),
+            recipient: None,
+            text: "Which day suits you?".into(),
+            reply_to: None,
+            buttons: vec![
+                ReplyButton {
+                    id: "day-sat".into(),
+                    title: "Saturday".into(),
+                },
+                ReplyButton {
+                    id: "day-sun".into(),
+                    title: "Sunday".into(),
+                },
+            ],
+        };
+        assert_eq!(message.message_type(), "interactive");
+        let body = WhatsAppSender::body(&message);
+        assert_eq!(
+            body,
+            json!({
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": "15550001111",
+                "type": "interactive",
+                "interactive": {
+                    "type": "button",
+                    "body": { "text": "Which day suits you?" },
+                    "action": { "buttons": [
+                        { "type": "reply", "reply": { "id": "day-sat", "title": "Saturday" } },
+                        { "type": "reply", "reply": { "id": "day-sun", "title": "Sunday" } },
+                    ]},
+                },
+            })
+        );
+        // What the outbox stores round-trips.
+        let stored = serde_json::to_value(&message).unwrap();
+        assert_eq!(
+            serde_json::from_value::<TextMessage>(stored).unwrap(),
+            message
+        );
     }
 }
