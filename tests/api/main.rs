@@ -13,6 +13,7 @@ mod google;
 mod health;
 mod helpers;
 mod isolation;
+mod llm_turns;
 mod openapi;
 mod ordering;
 mod outbox;

@@ -167,6 +167,34 @@ pub async fn record_outbound(tx: &mut TenantTx, m: &OutboundMessage<'_>) -> Resu
     Ok(())
 }
 
+/// One message of a conversation's history, as the LLM sees it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct HistoryEntry {
+    /// `inbound` (the customer) or `outbound` (the business).
+    pub direction: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The last `limit` messages with text of conversation `id`, oldest first.
+pub async fn recent_history(
+    tx: &mut TenantTx,
+    conversation_id: Uuid,
+    limit: i64,
+) -> Result<Vec<HistoryEntry>, DbError> {
+    let mut entries: Vec<HistoryEntry> = sqlx::query_as(
+        "SELECT direction, body, created_at FROM messages \
+         WHERE conversation_id = $1 AND body IS NOT NULL AND body <> '' \
+         ORDER BY created_at DESC, id DESC LIMIT $2",
+    )
+    .bind(conversation_id)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?;
+    entries.reverse();
+    Ok(entries)
+}
+
 /// A message as the API shows it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct MessageRecord {

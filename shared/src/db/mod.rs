@@ -21,6 +21,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod held_events;
 pub mod leads;
+pub mod llm_turns;
 pub mod mailboxes;
 pub mod messages;
 pub mod outbox;
