@@ -21,6 +21,7 @@
 //! from `OUTBOX_RETRY_BASE_MS`.
 
 pub mod email;
+pub mod render;
 pub mod sms;
 pub mod throttle;
 
