@@ -100,7 +100,7 @@ struct Inner {
     /// One entry per affected request, in order.
     failures: VecDeque<GeminiFailure>,
     blocks: VecDeque<BlockKind>,
-    /// Requests answered (refused ones included); numbers the response ids.
+    /// Requests that passed the checks (injected failures included); numbers the response ids.
     answered: u64,
 }
 
