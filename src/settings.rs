@@ -2,7 +2,8 @@
 
 use clap::Args;
 use switchyard_shared::config::{
-    DatabaseConfig, GoogleConfig, IngressConfig, QueueConfig, SecretsConfig, WorkerConfig,
+    DatabaseConfig, GeminiConfig, GoogleConfig, IngressConfig, QueueConfig, SecretsConfig,
+    WorkerConfig,
 };
 
 #[derive(Debug, Clone, Args)]
@@ -17,6 +18,8 @@ pub struct Settings {
     pub worker: WorkerConfig,
     #[command(flatten)]
     pub google: GoogleConfig,
+    #[command(flatten)]
+    pub gemini: GeminiConfig,
     #[command(flatten)]
     pub secrets: SecretsConfig,
 }

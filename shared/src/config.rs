@@ -303,6 +303,87 @@ pub struct GoogleConfig {
     pub pubsub_push_service_account: Option<String>,
 }
 
+/// Gemini (the Gemini Developer API's `generateContent`): where it is, the platform's API key
+/// and model, and how patiently a reply is waited for. Tenants' prompt settings may name
+/// another model; this is the default.
+#[derive(Debug, Clone, Args)]
+pub struct GeminiConfig {
+    /// API base, version included (`…/v1beta` or `…/v1`); point it at the sandbox for local
+    /// runs.
+    #[arg(
+        id = "gemini_api_base",
+        long = "gemini-api-base",
+        env = "GEMINI_API_BASE",
+        default_value = "https://generativelanguage.googleapis.com/v1beta"
+    )]
+    pub api_base: String,
+
+    /// The platform's API key (Google AI Studio), sent as `x-goog-api-key`.
+    #[arg(id = "gemini_api_key", long = "gemini-api-key", env = "GEMINI_API_KEY")]
+    pub api_key: Option<SecretString>,
+
+    /// The model asked when a tenant names none.
+    #[arg(
+        id = "gemini_model",
+        long = "gemini-model",
+        env = "GEMINI_MODEL",
+        default_value = "gemini-2.5-flash"
+    )]
+    pub model: String,
+
+    /// Timeout of one `generateContent` call (a timed-out call is tried again).
+    #[arg(
+        id = "gemini_timeout_ms",
+        long = "gemini-timeout-ms",
+        env = "GEMINI_TIMEOUT_MS",
+        default_value_t = 20_000
+    )]
+    pub timeout_ms: u64,
+
+    /// Calls of one generation at most, the first included (overload, 5xx, time-outs and
+    /// per-minute quotas are tried again).
+    #[arg(
+        id = "gemini_max_attempts",
+        long = "gemini-max-attempts",
+        env = "GEMINI_MAX_ATTEMPTS",
+        default_value_t = 3
+    )]
+    pub max_attempts: u32,
+
+    /// First delay before calling again after an overload, 5xx or time-out; doubles per
+    /// attempt, with jitter.
+    #[arg(
+        id = "gemini_retry_base_ms",
+        long = "gemini-retry-base-ms",
+        env = "GEMINI_RETRY_BASE_MS",
+        default_value_t = 1000
+    )]
+    pub retry_base_ms: u64,
+
+    /// The longest wait a 429's `retryDelay` may impose before the call is tried again.
+    #[arg(
+        id = "gemini_max_retry_delay_ms",
+        long = "gemini-max-retry-delay-ms",
+        env = "GEMINI_MAX_RETRY_DELAY_MS",
+        default_value_t = 30_000
+    )]
+    pub max_retry_delay_ms: u64,
+}
+
+impl GeminiConfig {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+
+    pub fn retry_base(&self) -> Duration {
+        Duration::from_millis(self.retry_base_ms)
+    }
+
+    pub fn max_retry_delay(&self) -> Duration {
+        Duration::from_millis(self.max_retry_delay_ms)
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct SecretsConfig {
     /// `id:base64(32 bytes)[,…]`, active key first; `switchyard keygen` prints one.

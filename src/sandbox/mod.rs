@@ -4,6 +4,7 @@
 //! The integration tests and `switchyard sandbox` / `switchyard serve --sandbox` use the same
 //! code, so what the tests check is what a local run shows.
 
+pub mod gemini;
 pub mod google;
 pub mod google_settings;
 pub mod google_signing;

@@ -19,8 +19,8 @@ use switchyard::sandbox::telnyx::FakeTelnyx;
 use switchyard::settings::Settings;
 use switchyard_ingress::verify::meta::sign;
 use switchyard_shared::config::{
-    DatabaseConfig, GoogleConfig, IngressConfig, QueueBackend, QueueConfig, SecretsConfig,
-    WorkerConfig,
+    DatabaseConfig, GeminiConfig, GoogleConfig, IngressConfig, QueueBackend, QueueConfig,
+    SecretsConfig, WorkerConfig,
 };
 use switchyard_shared::domain::{ConversationKey, TenantId};
 use switchyard_shared::envelope::{Envelope, new_traceparent};
@@ -210,6 +210,15 @@ impl TestEnv {
                 certs_url: "http://127.0.0.1:9/oauth2/v3/certs".into(),
                 pubsub_push_audience: Some("https://hooks.example.test/webhooks/gmail".into()),
                 pubsub_push_service_account: Some("push@test.iam.gserviceaccount.com".into()),
+            },
+            gemini: GeminiConfig {
+                api_base: "http://127.0.0.1:9/v1beta".into(),
+                api_key: Some(SecretString::new("test-gemini-api-key")),
+                model: "gemini-2.5-flash".into(),
+                timeout_ms: 5000,
+                max_attempts: 3,
+                retry_base_ms: 50,
+                max_retry_delay_ms: 1000,
             },
             secrets: SecretsConfig {
                 encryption_keys: SecretString::new(SecretBox::generate_key_spec("test1")),

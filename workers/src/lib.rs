@@ -9,11 +9,14 @@
 //! Replies leave through the [`outbox`] dispatcher and the channel [`senders`], after the
 //! commit, so a redelivered event never sends twice.
 //!
+//! Replies written by an LLM come from Gemini through [`llm`].
+//!
 //! Workers share nothing but PostgreSQL and the broker, so any number of them can run.
 
 pub mod consumer;
 pub mod gmail;
 pub mod handlers;
+pub mod llm;
 pub mod outbox;
 pub mod senders;
 pub mod startup;
