@@ -11,6 +11,7 @@ use switchyard::sandbox::google::{FakeGoogle, InboundMail};
 use switchyard::sandbox::google_signing::{SANDBOX_PUSH_AUDIENCE, SANDBOX_PUSH_SERVICE_ACCOUNT};
 use switchyard::sandbox::signing::TelnyxSigner;
 use switchyard::sandbox::telnyx::FakeTelnyx;
+use switchyard::sandbox::gemini::{FAKE_GEMINI_API_KEY, FakeGemini};
 use switchyard::sandbox::{FakeGraph, google_settings, simulate};
 use switchyard::settings::Settings;
 use switchyard_shared::config::{DatabaseConfig, SecretsConfig};
@@ -382,6 +383,14 @@ async fn serve(
         google_settings::point_at(&mut settings.google, &fake);
         tracing::info!(origin = %fake.gmail_base(), "sandbox: fake Google (OAuth, Gmail) running");
         google = Some(fake);
+        let gemini_bind = SocketAddr::new(bind.ip(), bind.port().saturating_add(3));
+        let gemini = FakeGemini::start(gemini_bind, shutdown.clone()).await?;
+        // Like the Google settings: a key the operator set means a real Gemini is wanted.
+        if settings.gemini.api_key.is_none() {
+            settings.gemini.api_base = gemini.api_base();
+            settings.gemini.api_key = Some(SecretString::new(FAKE_GEMINI_API_KEY));
+        }
+        tracing::info!(api_base = %gemini.api_base(), "sandbox: fake Gemini running");
     }
     let app = Application::build(settings, role).await?;
     if let Some(google) = google {
