@@ -13,6 +13,7 @@
 
 use serde_json::Value;
 use switchyard_shared::db::{DbError, TenantTx, whatsapp_channels};
+use switchyard_shared::domain::Channel;
 use uuid::Uuid;
 
 use super::email::EmailRequest;
@@ -61,6 +62,17 @@ pub enum Destination {
     Email {
         original: Original,
     },
+}
+
+impl Destination {
+    /// The channel a reply to this destination goes out on.
+    pub fn channel(&self) -> Channel {
+        match self {
+            Self::Whatsapp { .. } => Channel::Whatsapp,
+            Self::Sms { .. } => Channel::Sms,
+            Self::Email { .. } => Channel::Email,
+        }
+    }
 }
 
 /// Why a conversation's answers cannot go anywhere.
