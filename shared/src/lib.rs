@@ -14,6 +14,8 @@
 //! - [`db`]: the PostgreSQL pool, tenant-scoped transactions (row-level security is keyed on
 //!   `app.tenant_id`), and one repository module per table.
 //! - [`payloads`]: the provider payload fields both sides read.
+//! - [`prompts`]: prompt bundles (global and per tenant) and how they merge into what the LLM
+//!   is told.
 //! - [`tenancy`]: creating tenants and sealing their credentials (admin API and CLI), and
 //!   opening a tenant's channel config where the workers need its provider credentials.
 //! - [`secrets`]: AES-256-GCM encryption of provider credentials at rest, and masking.
@@ -24,6 +26,7 @@ pub mod db;
 pub mod domain;
 pub mod envelope;
 pub mod payloads;
+pub mod prompts;
 pub mod queue;
 pub mod secrets;
 pub mod shutdown;

@@ -17,8 +17,10 @@ mod conversations;
 mod embedded_signup;
 mod extract;
 pub mod gmail_connect;
+mod llm;
 pub mod openapi;
 mod pagination;
+mod prompts;
 mod schema;
 mod session;
 mod tenants;
@@ -61,6 +63,12 @@ fn routes() -> OpenApiRouter<IngressState> {
         .routes(routes!(calls::list_calls))
         .routes(routes!(calls::list_leads))
         .routes(routes!(calls::update_lead))
+        // Prompts and LLM settings: what the conversation engine's LLM calls are made of.
+        .routes(routes!(prompts::read_global, prompts::put_global))
+        .routes(routes!(prompts::read, prompts::put))
+        .routes(routes!(prompts::effective))
+        .routes(routes!(llm::read_settings, llm::put_settings))
+        .routes(routes!(llm::usage))
         .routes(routes!(vault::create, vault::list))
         .routes(routes!(vault::read, vault::replace, vault::delete))
         .routes(routes!(vault::reveal))

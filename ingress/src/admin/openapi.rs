@@ -47,6 +47,8 @@ use crate::error::ErrorBody;
         (name = "vault", description = "Credentials of other systems a tenant connects"),
         (name = "contacts", description = "A tenant's contacts"),
         (name = "conversations", description = "Conversations and messages, read-only"),
+        (name = "prompts", description = "Prompt bundles: the global one and a tenant's own"),
+        (name = "llm", description = "A tenant's LLM settings and token use"),
         (name = "platform", description = "Platform-wide statistics and the audit log"),
     ),
 )]

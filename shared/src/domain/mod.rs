@@ -5,12 +5,16 @@
 
 mod channel;
 mod keys;
+mod model;
+mod month;
 mod phone;
 mod tenant;
 mod whatsapp;
 
 pub use channel::Channel;
 pub use keys::{ConversationKey, DedupKey};
+pub use model::ModelName;
+pub use month::Month;
 pub use phone::E164Number;
 pub use tenant::{TenantId, TenantSlug, TenantStatus};
 pub use whatsapp::{PhoneNumberId, WabaId};
