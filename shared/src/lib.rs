@@ -14,6 +14,8 @@
 //! - [`db`]: the PostgreSQL pool, tenant-scoped transactions (row-level security is keyed on
 //!   `app.tenant_id`), and one repository module per table.
 //! - [`payloads`]: the provider payload fields both sides read.
+//! - [`flows`]: message flows — modules, triggers, steps — parsed into a [`flows::Flow`] that
+//!   is safe to run (references resolve, no cycle spins without waiting for the customer).
 //! - [`tenancy`]: creating tenants and sealing their credentials (admin API and CLI), and
 //!   opening a tenant's channel config where the workers need its provider credentials.
 //! - [`secrets`]: AES-256-GCM encryption of provider credentials at rest, and masking.
@@ -23,6 +25,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod envelope;
+pub mod flows;
 pub mod payloads;
 pub mod queue;
 pub mod secrets;
