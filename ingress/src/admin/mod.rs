@@ -16,7 +16,9 @@ mod contacts;
 mod conversations;
 mod embedded_signup;
 mod extract;
+mod flows;
 pub mod gmail_connect;
+mod modules;
 pub mod openapi;
 mod pagination;
 mod schema;
@@ -100,4 +102,13 @@ fn routes() -> OpenApiRouter<IngressState> {
         .routes(routes!(tenants::reactivate))
         .routes(routes!(whatsapp::read, whatsapp::put))
         .routes(routes!(audit::list))
+        // Modules and message flows.
+        .routes(routes!(modules::catalogue))
+        .routes(routes!(modules::list, modules::enable))
+        .routes(routes!(modules::reorder))
+        .routes(routes!(modules::update))
+        .routes(routes!(flows::of_module))
+        .routes(routes!(flows::create))
+        .routes(routes!(flows::read, flows::update, flows::delete))
+        .routes(routes!(flows::replace_steps))
 }

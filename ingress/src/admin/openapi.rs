@@ -47,6 +47,7 @@ use crate::error::ErrorBody;
         (name = "vault", description = "Credentials of other systems a tenant connects"),
         (name = "contacts", description = "A tenant's contacts"),
         (name = "conversations", description = "Conversations and messages, read-only"),
+        (name = "flows", description = "Modules and message flows: what the automation says"),
         (name = "platform", description = "Platform-wide statistics and the audit log"),
     ),
 )]
