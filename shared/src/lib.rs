@@ -16,6 +16,8 @@
 //! - [`payloads`]: the provider payload fields both sides read.
 //! - [`prompts`]: prompt bundles (global and per tenant) and how they merge into what the LLM
 //!   is told.
+//! - [`flows`]: message flows — modules, triggers, steps — parsed into a [`flows::Flow`] that
+//!   is safe to run (references resolve, no cycle spins without waiting for the customer).
 //! - [`tenancy`]: creating tenants and sealing their credentials (admin API and CLI), and
 //!   opening a tenant's channel config where the workers need its provider credentials.
 //! - [`secrets`]: AES-256-GCM encryption of provider credentials at rest, and masking.
@@ -25,6 +27,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod envelope;
+pub mod flows;
 pub mod payloads;
 pub mod prompts;
 pub mod queue;

@@ -10,10 +10,13 @@
 //! commit, so a redelivered event never sends twice.
 //!
 //! Replies written by an LLM come from Gemini through [`llm`].
+//! Message flows are walked by the [`engine`]: a pure function from a conversation's place in
+//! a flow and the customer's message to the replies and the next place.
 //!
 //! Workers share nothing but PostgreSQL and the broker, so any number of them can run.
 
 pub mod consumer;
+pub mod engine;
 pub mod gmail;
 pub mod handlers;
 pub mod llm;

@@ -16,8 +16,10 @@ mod contacts;
 mod conversations;
 mod embedded_signup;
 mod extract;
+mod flows;
 pub mod gmail_connect;
 mod llm;
+mod modules;
 pub mod openapi;
 mod pagination;
 mod prompts;
@@ -108,4 +110,13 @@ fn routes() -> OpenApiRouter<IngressState> {
         .routes(routes!(tenants::reactivate))
         .routes(routes!(whatsapp::read, whatsapp::put))
         .routes(routes!(audit::list))
+        // Modules and message flows.
+        .routes(routes!(modules::catalogue))
+        .routes(routes!(modules::list, modules::enable))
+        .routes(routes!(modules::reorder))
+        .routes(routes!(modules::update))
+        .routes(routes!(flows::of_module))
+        .routes(routes!(flows::create))
+        .routes(routes!(flows::read, flows::update, flows::delete))
+        .routes(routes!(flows::replace_steps))
 }

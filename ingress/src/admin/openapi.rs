@@ -49,6 +49,7 @@ use crate::error::ErrorBody;
         (name = "conversations", description = "Conversations and messages, read-only"),
         (name = "prompts", description = "Prompt bundles: the global one and a tenant's own"),
         (name = "llm", description = "A tenant's LLM settings and token use"),
+        (name = "flows", description = "Modules and message flows: what the automation says"),
         (name = "platform", description = "Platform-wide statistics and the audit log"),
     ),
 )]
