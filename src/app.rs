@@ -64,6 +64,7 @@ impl Application {
             Some(Worker::new(
                 settings.worker.clone(),
                 &settings.google,
+                &settings.gemini,
                 pool.clone(),
                 queue.clone(),
                 secrets,

@@ -228,6 +228,19 @@ pub struct WorkerConfig {
     /// `messages_per_second` says otherwise; bursts of as many.
     #[arg(long, env = "SMS_MESSAGES_PER_SECOND", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub sms_messages_per_second: u32,
+
+    /// An LLM answer waits this long after the customer's latest message, so messages sent in
+    /// pieces get one answer.
+    #[arg(long, env = "REPLY_BATCH_WINDOW_MS", default_value_t = 2000)]
+    pub reply_batch_window_ms: u64,
+
+    /// …but no longer than this after the first of them.
+    #[arg(long, env = "REPLY_BATCH_MAX_MS", default_value_t = 8000)]
+    pub reply_batch_max_ms: u64,
+
+    /// How often the worker looks for LLM answers that are due.
+    #[arg(long, env = "LLM_TURN_POLL_MS", default_value_t = 250)]
+    pub llm_turn_poll_ms: u64,
 }
 
 impl WorkerConfig {

@@ -71,6 +71,7 @@ async fn a_worker_that_dies_before_ack_is_redelivered_and_applied_once() {
         let doomed = Worker::new(
             app.settings.worker.clone(),
             &app.settings.google,
+            &app.settings.gemini,
             app.pool.clone(),
             queue,
             secrets,

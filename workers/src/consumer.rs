@@ -11,6 +11,7 @@ use switchyard_shared::envelope::Envelope;
 use switchyard_shared::queue::{Delivery, EventHandler, Outcome};
 use tracing::Instrument;
 
+use crate::engine::conversation::{self as engine, Batching};
 use crate::gmail::GmailApi;
 use crate::handlers::{self, Applied, HandleError};
 use crate::outbox::OutboxDispatcher;
@@ -24,6 +25,7 @@ pub struct EventProcessor {
     outbox: OutboxDispatcher,
     /// For email: Gmail, when the platform's Google OAuth client is configured.
     gmail: Option<GmailApi>,
+    batching: Batching,
 }
 
 /// What became of one envelope.
@@ -37,16 +39,23 @@ pub enum Processed {
 }
 
 impl EventProcessor {
-    pub fn new(pool: PgPool, outbox: OutboxDispatcher, gmail: Option<GmailApi>) -> Self {
+    pub fn new(
+        pool: PgPool,
+        outbox: OutboxDispatcher,
+        gmail: Option<GmailApi>,
+        batching: Batching,
+    ) -> Self {
         Self {
             pool,
             outbox,
             gmail,
+            batching,
         }
     }
 
-    /// Apply `envelope` once: claim its dedup key and apply it in one tenant transaction, then
-    /// dispatch the replies it queued.
+    /// Apply `envelope` once: claim its dedup key, apply it and let the conversation engine
+    /// answer the messages it stored, in one tenant transaction; then dispatch the replies it
+    /// queued.
     pub async fn process(&self, envelope: &Envelope) -> Result<Processed, HandleError> {
         let mut tx = TenantTx::begin(&self.pool, envelope.tenant_id).await?;
         let Some(tenant) = tenants::get(&mut tx).await? else {
@@ -63,7 +72,7 @@ impl EventProcessor {
             tracing::debug!(dedup_key = %envelope.dedup_key, "already applied; skipped");
             return Ok(Processed::Duplicate);
         }
-        let applied: Applied = match envelope.channel {
+        let mut applied: Applied = match envelope.channel {
             Channel::Whatsapp => handlers::whatsapp::apply(&mut tx, envelope).await?,
             Channel::Sms => handlers::sms::apply(&mut tx, envelope).await?,
             Channel::Voice => handlers::voice::apply(&mut tx, envelope).await?,
@@ -71,6 +80,10 @@ impl EventProcessor {
                 handlers::email::apply(&mut tx, envelope, self.gmail.as_ref()).await?
             }
         };
+        for message in &applied.answerable {
+            let answered = engine::answer(&mut tx, envelope, message, self.batching).await?;
+            applied.outbox.extend(answered.outbox);
+        }
         tx.commit().await?;
         for id in applied.outbox {
             // A failure here leaves the row pending; the relay sends it later.

@@ -6,22 +6,27 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use std::time::Duration;
 
-use switchyard_shared::config::{GoogleConfig, WorkerConfig};
+use switchyard_shared::config::{GeminiConfig, GoogleConfig, WorkerConfig};
 use switchyard_shared::queue::{EventQueue, QueueError};
 use switchyard_shared::secrets::SecretBox;
 use switchyard_shared::shutdown::Shutdown;
 
 use crate::consumer::EventProcessor;
+use crate::engine::conversation::Batching;
+use crate::engine::llm_turn::LlmTurnRunner;
 use crate::gmail::GmailApi;
 use crate::gmail::client::GmailClient;
 use crate::gmail::oauth::OAuthClient;
 use crate::gmail::renewal::WatchRenewal;
+use crate::llm::GeminiClient;
 use crate::outbox::OutboxDispatcher;
 
 pub struct Worker {
     queue: Arc<dyn EventQueue>,
     processor: Arc<EventProcessor>,
     outbox: OutboxDispatcher,
+    /// Answers due LLM turns.
+    llm_turns: LlmTurnRunner,
     /// Present when the platform's Google OAuth client and Gmail topic are configured (the
     /// sync and the replies need only the client).
     watch_renewal: Option<WatchRenewal>,
@@ -31,6 +36,7 @@ impl Worker {
     pub fn new(
         config: WorkerConfig,
         google: &GoogleConfig,
+        gemini: &GeminiConfig,
         pool: PgPool,
         queue: Arc<dyn EventQueue>,
         secrets: Arc<SecretBox>,
@@ -59,12 +65,29 @@ impl Worker {
                     let every = Duration::from_secs(google.gmail_watch_check_secs.max(1));
                     WatchRenewal::new(pool.clone(), gmail, topic, every)
                 });
+        let batching = Batching {
+            window: Duration::from_millis(config.reply_batch_window_ms),
+            max_wait: Duration::from_millis(config.reply_batch_max_ms),
+        };
+        let llm_poll = Duration::from_millis(config.llm_turn_poll_ms.max(10));
+        let gemini_client = gemini
+            .api_key
+            .is_some()
+            .then(|| Arc::new(GeminiClient::new(reqwest::Client::new(), gemini)));
         let outbox = OutboxDispatcher::new(pool.clone(), secrets, Arc::new(config), gmail.clone())?;
-        let processor = Arc::new(EventProcessor::new(pool, outbox.clone(), gmail));
+        let llm_turns = LlmTurnRunner::new(
+            pool.clone(),
+            gemini_client,
+            gemini.model.clone(),
+            outbox.clone(),
+            llm_poll,
+        );
+        let processor = Arc::new(EventProcessor::new(pool, outbox.clone(), gmail, batching));
         Ok(Self {
             queue,
             processor,
             outbox,
+            llm_turns,
             watch_renewal,
         })
     }
@@ -81,6 +104,7 @@ impl Worker {
             let shutdown = shutdown.clone();
             tokio::spawn(async move { outbox.run_relay(shutdown).await })
         };
+        tokio::spawn(self.llm_turns.run(shutdown.clone()));
         if let Some(renewal) = self.watch_renewal {
             tokio::spawn(renewal.run(shutdown.clone()));
         }

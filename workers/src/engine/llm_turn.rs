@@ -24,8 +24,10 @@ use sqlx::PgPool;
 use switchyard_shared::db::conversation_states::{self, NewState};
 use switchyard_shared::db::llm_usage::{self, Usage, UsageOutcome};
 use switchyard_shared::db::outbox::{self, NewOutbound};
-use switchyard_shared::db::{DbError, TenantTx, llm_settings, llm_turns, messages, prompts, tenants};
-use switchyard_shared::domain::{Channel, ModelName, TenantId};
+use switchyard_shared::db::{
+    DbError, TenantTx, llm_settings, llm_turns, messages, prompts, tenants,
+};
+use switchyard_shared::domain::{ModelName, TenantId};
 use switchyard_shared::flows::FlowStatus;
 use switchyard_shared::shutdown::Shutdown;
 
@@ -180,14 +182,24 @@ impl LlmTurnRunner {
                         handover: true,
                         ..Outcome::fallback(
                             &e.to_string(),
-                            Some((UsageOutcome::Blocked, e.usage().cloned().unwrap_or_default())),
+                            Some((
+                                UsageOutcome::Blocked,
+                                e.usage().cloned().unwrap_or_default(),
+                            )),
                         )
                     },
                     Err(e @ (LlmError::Unavailable { .. } | LlmError::DailyQuotaExhausted(_)))
                         if turn.attempts < MAX_ATTEMPTS =>
                     {
                         let mut tx = TenantTx::begin(&self.pool, tenant).await?;
-                        record(&mut tx, turn.conversation_id, &model, UsageOutcome::Failed, &TokenUsage::default()).await?;
+                        record(
+                            &mut tx,
+                            turn.conversation_id,
+                            &model,
+                            UsageOutcome::Failed,
+                            &TokenUsage::default(),
+                        )
+                        .await?;
                         llm_turns::retry(&mut tx, turn.id, &e.to_string(), RETRY_DELAY).await?;
                         tx.commit().await?;
                         return Ok(TurnEnd::Retry(e.to_string()));
@@ -200,7 +212,10 @@ impl LlmTurnRunner {
             }
         };
 
-        let reply = outcome.reply.clone().or_else(|| settings.fallback_text.clone());
+        let reply = outcome
+            .reply
+            .clone()
+            .or_else(|| settings.fallback_text.clone());
         let mut tx = TenantTx::begin(&self.pool, tenant).await?;
         if let Some((kind, usage)) = &outcome.usage {
             record(&mut tx, turn.conversation_id, &model, *kind, usage).await?;
@@ -210,13 +225,12 @@ impl LlmTurnRunner {
             match render::destination(&mut tx, turn.conversation_id).await {
                 Ok(destination) => {
                     let conversation = turn.conversation_id;
-                    let contact: Option<uuid::Uuid> = sqlx::query_scalar(
-                        "SELECT contact_id FROM conversations WHERE id = $1",
-                    )
-                    .bind(conversation)
-                    .fetch_optional(tx.conn())
-                    .await
-                    .map_err(DbError::from)?;
+                    let contact: Option<uuid::Uuid> =
+                        sqlx::query_scalar("SELECT contact_id FROM conversations WHERE id = $1")
+                            .bind(conversation)
+                            .fetch_optional(tx.conn())
+                            .await
+                            .map_err(DbError::from)?;
                     queued = outbox::enqueue(
                         &mut tx,
                         &NewOutbound {

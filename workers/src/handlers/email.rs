@@ -11,8 +11,8 @@
 //! stays in Gmail. The cursor moves forward in the same transaction, so a sync that fails
 //! stores nothing and the redelivered notification starts again from the same cursor.
 //!
-//! A contact's first email queues the tenant's welcome text as a reply in its thread
-//! ([`EmailRequest`]). Mail the tenant sent itself (label `SENT`) is never stored nor
+//! Each stored email is handed to the conversation engine, which answers it in its thread.
+//! Mail the tenant sent itself (label `SENT`) is never stored nor
 //! answered, so a reply cannot start a loop; nor is mail from the mailbox's own address.
 //!
 //! Failures: Gmail or the token endpoint failing for now is transient (the event is
@@ -28,8 +28,7 @@ use switchyard_shared::db::{TenantTx, contacts, conversations, mailboxes};
 use switchyard_shared::domain::Channel;
 use switchyard_shared::envelope::{Envelope, EventKind};
 
-use super::replies::{self, Recipient};
-use super::{Applied, HandleError, permanent};
+use super::{Answerable, Applied, HandleError, permanent};
 use crate::gmail::GmailApi;
 use crate::gmail::auth::AuthError;
 use crate::gmail::client::GmailError;
@@ -37,9 +36,7 @@ use crate::gmail::credentials::{CredentialsError, StoredCredentials};
 use crate::gmail::fetch;
 use crate::gmail::mime::{self, InboundEmail};
 use crate::gmail::oauth::OAuthError;
-use crate::gmail::reply::Original;
 use crate::gmail::sync::{self, Decision, HistoryId};
-use crate::outbox::email::EmailRequest;
 
 /// What the ingress publishes for a Gmail push (see `webhooks/gmail.rs`).
 #[derive(Debug, Deserialize)]
@@ -130,7 +127,7 @@ pub async fn apply(
     let mut applied = Applied::default();
     for message in &fetched.messages {
         match mime::decode(message) {
-            Ok(email) => store(tx, envelope, &mailbox.address, &email, &mut applied).await?,
+            Ok(email) => store(tx, &mailbox.address, &email, &mut applied).await?,
             Err(e) => tracing::warn!(gmail_id = %message.id, error = %e, "message skipped"),
         }
     }
@@ -143,7 +140,6 @@ pub async fn apply(
 /// Store one inbound email; a contact's first email queues the welcome reply.
 async fn store(
     tx: &mut TenantTx,
-    envelope: &Envelope,
     own_address: &str,
     email: &InboundEmail,
     applied: &mut Applied,
@@ -178,17 +174,14 @@ async fn store(
         },
     )
     .await?;
-    if stored && first_contact {
-        let to = Recipient {
-            channel: Channel::Email,
+    if stored {
+        applied.answerable.push(Answerable {
+            conversation_id,
             contact_id,
-            conversation_id: Some(conversation_id),
-        };
-        let original = Original::from(email);
-        let request = |text| EmailRequest { original, text }.to_json();
-        applied
-            .outbox
-            .extend(replies::queue_welcome(tx, envelope, to, request).await?);
+            first_contact,
+            text: email.body.clone(),
+            button_id: None,
+        });
     }
     Ok(())
 }

@@ -5,7 +5,10 @@
 //! - [`sms`]: Telnyx messaging (messages and receipts) and legacy Twilio inbound SMS.
 //! - [`voice`]: Telnyx calls and their AI assistant: call records, transcripts, leads.
 //! - [`email`]: Gmail push notifications, which sync the tenant's mailbox.
-//! - [`replies`]: what handlers queue for the outbox, such as the first-contact welcome.
+//! - [`replies`]: what handlers queue for the outbox.
+//!
+//! A handler does not answer the customer itself: it reports each inbound message it stored
+//! ([`Applied::answerable`]), and the conversation engine ([`crate::engine`]) answers it.
 
 pub mod email;
 pub mod replies;
@@ -14,6 +17,8 @@ pub mod voice;
 pub mod whatsapp;
 
 use switchyard_shared::db::DbError;
+
+pub use crate::engine::conversation::Answerable;
 use uuid::Uuid;
 
 /// What applying an event produced.
@@ -21,6 +26,9 @@ use uuid::Uuid;
 pub struct Applied {
     /// Outbox rows queued by this event, to dispatch after commit.
     pub outbox: Vec<Uuid>,
+    /// Inbound messages it stored for the first time, for the conversation engine to answer
+    /// in the same transaction.
+    pub answerable: Vec<Answerable>,
 }
 
 #[derive(Debug, thiserror::Error)]

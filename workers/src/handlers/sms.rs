@@ -26,9 +26,7 @@ use switchyard_shared::envelope::{Envelope, EventKind};
 use switchyard_shared::payloads::telnyx::{DeliveryStatus, Event, Message, MessageType, Webhook};
 use switchyard_shared::payloads::twilio::InboundSms;
 
-use super::replies::{self, Recipient};
-use super::{Applied, HandleError, permanent};
-use crate::outbox::sms::SmsRequest;
+use super::{Answerable, Applied, HandleError, permanent};
 
 /// Apply one SMS envelope inside `tx` (whose dedup key the caller has claimed).
 pub async fn apply(tx: &mut TenantTx, envelope: &Envelope) -> Result<Applied, HandleError> {
@@ -57,7 +55,7 @@ pub async fn apply(tx: &mut TenantTx, envelope: &Envelope) -> Result<Applied, Ha
                     .pointer("/data/payload")
                     .unwrap_or(&Value::Null),
             };
-            apply_inbound(tx, envelope, inbound).await
+            apply_inbound(tx, inbound).await
         }
         Event::MessageSent(message) | Event::MessageFinalized(message) => {
             apply_status(tx, &webhook, &message, &envelope.payload).await?;
@@ -95,7 +93,7 @@ async fn apply_twilio(tx: &mut TenantTx, envelope: &Envelope) -> Result<Applied,
         at: Some(envelope.received_at),
         raw: envelope.payload.get("params").unwrap_or(&Value::Null),
     };
-    apply_inbound(tx, envelope, inbound).await
+    apply_inbound(tx, inbound).await
 }
 
 /// An inbound SMS or MMS, whichever provider brought it.
@@ -111,16 +109,12 @@ struct Inbound<'a> {
     raw: &'a Value,
 }
 
-async fn apply_inbound(
-    tx: &mut TenantTx,
-    envelope: &Envelope,
-    inbound: Inbound<'_>,
-) -> Result<Applied, HandleError> {
+async fn apply_inbound(tx: &mut TenantTx, inbound: Inbound<'_>) -> Result<Applied, HandleError> {
     let phone = E164Number::parse(inbound.from).map_err(|e| permanent("sender", e))?;
     let (contact_id, first_contact) = contacts::upsert_phone(tx, &phone).await?;
     let at = inbound.at.unwrap_or_else(Utc::now);
     let conversation_id = conversations::upsert(tx, contact_id, Channel::Sms, Some(at)).await?;
-    messages::insert_inbound(
+    let stored = messages::insert_inbound(
         tx,
         &InboundMessage {
             conversation_id,
@@ -138,16 +132,14 @@ async fn apply_inbound(
     .await?;
 
     let mut applied = Applied::default();
-    if first_contact {
-        let to = Recipient {
-            channel: Channel::Sms,
+    if stored {
+        applied.answerable.push(Answerable {
+            conversation_id,
             contact_id,
-            conversation_id: Some(conversation_id),
-        };
-        let request = |text| SmsRequest::text(phone.as_str(), text).to_json();
-        applied
-            .outbox
-            .extend(replies::queue_welcome(tx, envelope, to, request).await?);
+            first_contact,
+            text: inbound.text.unwrap_or_default().to_owned(),
+            button_id: None,
+        });
     }
     Ok(applied)
 }

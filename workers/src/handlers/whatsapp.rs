@@ -13,8 +13,7 @@ use switchyard_shared::payloads::whatsapp::{
     ContactInfo, MessageKeys, MessagesValue, StatusKeys, WebhookBody, only_change, parse_timestamp,
 };
 
-use super::replies::{self, Recipient};
-use super::{Applied, HandleError, permanent};
+use super::{Answerable, Applied, HandleError, permanent};
 
 /// Apply one WhatsApp envelope inside `tx` (whose dedup key the caller has claimed).
 pub async fn apply(tx: &mut TenantTx, envelope: &Envelope) -> Result<Applied, HandleError> {
@@ -25,7 +24,7 @@ pub async fn apply(tx: &mut TenantTx, envelope: &Envelope) -> Result<Applied, Ha
         EventKind::MessageReceived => {
             let value: MessagesValue = MessagesValue::deserialize(&change.value)
                 .map_err(|e| permanent("change value", e))?;
-            apply_message(tx, envelope, &value).await
+            apply_message(tx, &value).await
         }
         EventKind::MessageStatus => {
             let value: MessagesValue = MessagesValue::deserialize(&change.value)
@@ -45,6 +44,8 @@ struct Content {
     message_type: String,
     body: Option<String>,
     media: Option<Value>,
+    /// The id of a tapped reply button (or list row, or template quick-reply payload).
+    button_id: Option<String>,
 }
 
 fn content_of(message: &Value) -> Content {
@@ -92,18 +93,20 @@ fn content_of(message: &Value) -> Content {
         }
         _ => (None, None),
     };
+    let button_id = match message_type.as_str() {
+        "interactive" => text_at("/button_reply/id").or_else(|| text_at("/list_reply/id")),
+        "button" => text_at("/payload"),
+        _ => None,
+    };
     Content {
         message_type,
         body,
         media,
+        button_id,
     }
 }
 
-async fn apply_message(
-    tx: &mut TenantTx,
-    envelope: &Envelope,
-    value: &MessagesValue,
-) -> Result<Applied, HandleError> {
+async fn apply_message(tx: &mut TenantTx, value: &MessagesValue) -> Result<Applied, HandleError> {
     let message = value
         .messages
         .first()
@@ -139,7 +142,7 @@ async fn apply_message(
     .await?;
     let content = content_of(message);
     let reply_to = message.pointer("/context/id").and_then(Value::as_str);
-    messages::insert_inbound(
+    let stored = messages::insert_inbound(
         tx,
         &InboundMessage {
             conversation_id,
@@ -157,23 +160,15 @@ async fn apply_message(
     .await?;
 
     let mut applied = Applied::default();
-    if first_contact {
-        let to = Recipient {
-            channel: Channel::Whatsapp,
+    // A reaction is not a message to answer.
+    if stored && content.message_type != "reaction" {
+        applied.answerable.push(Answerable {
+            conversation_id,
             contact_id,
-            conversation_id: Some(conversation_id),
-        };
-        let request = |text| {
-            json!({
-                "phone_number_id": value.metadata.phone_number_id,
-                "to": identity.wa_id,
-                "recipient": identity.user_id,
-                "text": text,
-            })
-        };
-        applied
-            .outbox
-            .extend(replies::queue_welcome(tx, envelope, to, request).await?);
+            first_contact,
+            text: content.body.unwrap_or_default(),
+            button_id: content.button_id,
+        });
     }
     Ok(applied)
 }

@@ -128,6 +128,9 @@ mod tests {
             outbox_retry_base_ms: 1000,
             whatsapp_messages_per_second: 80,
             sms_messages_per_second: 10,
+            reply_batch_window_ms: 300,
+            reply_batch_max_ms: 1500,
+            llm_turn_poll_ms: 100,
         }
     }
 
