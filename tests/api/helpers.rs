@@ -216,7 +216,7 @@ impl TestEnv {
             },
             gemini: GeminiConfig {
                 api_base: "http://127.0.0.1:9/v1beta".into(),
-                api_key: Some(SecretString::new("test-gemini-api-key")),
+                api_key: None,
                 model: "gemini-2.5-flash".into(),
                 timeout_ms: 5000,
                 max_attempts: 3,

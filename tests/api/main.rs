@@ -16,6 +16,7 @@ mod google;
 mod health;
 mod helpers;
 mod isolation;
+mod llm_replies;
 mod llm_settings;
 mod llm_turns;
 mod modules;
