@@ -198,6 +198,23 @@ async fn hostile_input_gets_4xx_never_500() {
     assert_eq!(form.status(), 415);
     let error: Value = form.json().await.unwrap();
     assert_eq!(error["error"]["code"], "unsupported_media_type");
+
+    // An array serde could read as the struct's fields is still not the object the API takes.
+    let array = app
+        .client
+        .put(app.url("/api/v1/prompts"))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body("[[]]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(array.status(), 422);
+    let error: Value = array.json().await.unwrap();
+    assert!(
+        error.to_string().contains("must be a JSON object"),
+        "{error}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

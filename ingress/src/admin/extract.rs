@@ -1,6 +1,6 @@
 //! Request extractors that answer in our error shape instead of axum's plain-text rejections:
 //! [`JsonBody`] (415 without a JSON content type, 413 over the body limit, 400 for unparsable
-//! JSON, 422 with the field for JSON of the wrong shape) and [`QueryParams`] (422 for a query
+//! JSON, 422 with the field for JSON of the wrong shape, or for a body that is not an object) and [`QueryParams`] (422 for a query
 //! string that does not fit).
 //!
 //! Both refuse the NUL character (`\u0000`, `%00`) with a 422: PostgreSQL cannot store it in
@@ -57,6 +57,11 @@ where
             ));
         }
         let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
+        // serde reads a struct from an array of its fields too (`[[]]` for `{"sections": []}`);
+        // every body of this API is an object.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::field("body", "must be a JSON object"));
+        }
         Ok(Self(value))
     }
 }
