@@ -93,8 +93,16 @@ async fn messages_in_pieces_get_one_answer_from_the_merged_prompt() {
         .await;
     assert_eq!(own.status(), 200);
 
-    say(&app, "wamid.L1", "Hi!").await;
-    say(&app, "wamid.L2", "Are you open on Saturday?").await;
+    // Two messages typed in quick succession (Meta may batch them in one webhook).
+    let mut event = inbound_text(PHONE_NUMBER_ID, WABA_ID, "15550001111", "wamid.L1", "Hi!");
+    let mut second = event["entry"][0]["changes"][0]["value"]["messages"][0].clone();
+    second["id"] = json!("wamid.L2");
+    second["text"]["body"] = json!("Are you open on Saturday?");
+    event["entry"][0]["changes"][0]["value"]["messages"]
+        .as_array_mut()
+        .unwrap()
+        .push(second);
+    assert_eq!(app.post_whatsapp(bytes(&event)).await.status(), 200);
     eventually("one answer", || async { app.graph.sent().len() == 1 }).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(app.graph.sent().len(), 1, "one answer for both messages");
