@@ -74,7 +74,7 @@ tenant=$(curl -fsS -X POST "$base/api/v1/tenants" \
 # (502) included, are tested against the fake Graph API in tests/api/channels.rs instead.
 log "running schemathesis against $base (tenant $tenant)"
 status=0
-"$venv/bin/schemathesis" run "$base/api/openapi.json" \
+"$venv/bin/schemathesis" --config-file deploy/local/schemathesis.toml run "$base/api/openapi.json" \
   --checks all \
   --exclude-checks positive_data_acceptance \
   --exclude-path /api/v1/channels/whatsapp/embedded-signup \
