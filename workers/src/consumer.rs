@@ -81,7 +81,9 @@ impl EventProcessor {
             }
         };
         for message in &applied.answerable {
-            let answered = engine::answer(&mut tx, envelope, message, self.batching).await?;
+            let welcome = tenant.welcome_text.as_deref();
+            let answered =
+                engine::answer(&mut tx, envelope, message, welcome, self.batching).await?;
             applied.outbox.extend(answered.outbox);
         }
         tx.commit().await?;

@@ -86,6 +86,32 @@ pub async fn last_received_at(
     .await?)
 }
 
+/// Who a conversation is with, as a reply needs it: its channel, its contact's identifiers,
+/// and the headers of the contact's last email in it (for email threads).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Parties {
+    pub channel: String,
+    pub contact_id: Uuid,
+    pub phone: Option<String>,
+    pub whatsapp_id: Option<String>,
+    pub whatsapp_user_id: Option<String>,
+    pub last_email: Option<serde_json::Value>,
+}
+
+/// The parties of conversation `id`; `None` if the tenant has no such conversation.
+pub async fn parties(tx: &mut TenantTx, id: Uuid) -> Result<Option<Parties>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT c.channel, c.contact_id, p.phone, p.whatsapp_id, p.whatsapp_user_id, \
+           (SELECT m.raw FROM messages m WHERE m.conversation_id = c.id \
+              AND m.direction = 'inbound' AND m.channel = 'email' \
+            ORDER BY m.created_at DESC LIMIT 1) AS last_email \
+         FROM conversations c JOIN contacts p ON p.id = c.contact_id WHERE c.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Conversation {
     pub id: Uuid,

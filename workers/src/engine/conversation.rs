@@ -18,7 +18,7 @@
 use std::time::Duration;
 
 use switchyard_shared::db::conversation_states::{self, ConversationState};
-use switchyard_shared::db::{TenantTx, flows, llm_turns, tenants};
+use switchyard_shared::db::{TenantTx, flows, llm_turns};
 use switchyard_shared::envelope::Envelope;
 use switchyard_shared::flows::{FlowDefinition, FlowStatus, Trigger};
 use uuid::Uuid;
@@ -59,11 +59,12 @@ pub struct Answered {
     pub llm_turn: Option<Uuid>,
 }
 
-/// Answer `message` of `envelope` inside `tx`.
+/// Answer `message` of `envelope` inside `tx`; `welcome_text` is the tenant's.
 pub async fn answer(
     tx: &mut TenantTx,
     envelope: &Envelope,
     message: &Answerable,
+    welcome_text: Option<&str>,
     batching: Batching,
 ) -> Result<Answered, HandleError> {
     let Some(state) = conversation_states::lock(tx, message.conversation_id).await? else {
@@ -115,7 +116,7 @@ pub async fn answer(
 
     let mut answered = Answered::default();
     if message.first_contact
-        && let Some(text) = tenants::get(tx).await?.and_then(|t| t.welcome_text)
+        && let Some(text) = welcome_text
     {
         answered.outbox.extend(
             queue_reply(
@@ -186,7 +187,7 @@ async fn queue_reply(
     reply: Reply,
 ) -> Result<Option<Uuid>, HandleError> {
     let destination = match render::destination(tx, message.conversation_id).await {
-        Ok(destination) => destination,
+        Ok((destination, _)) => destination,
         Err(render::DestinationError::Db(e)) => return Err(e.into()),
         Err(e) => {
             tracing::warn!(error = %e, "reply has nowhere to go; not queued");

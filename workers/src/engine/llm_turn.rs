@@ -223,20 +223,13 @@ impl LlmTurnRunner {
         let mut queued = None;
         if let Some(text) = reply.filter(|t| !t.trim().is_empty()) {
             match render::destination(&mut tx, turn.conversation_id).await {
-                Ok(destination) => {
-                    let conversation = turn.conversation_id;
-                    let contact: Option<uuid::Uuid> =
-                        sqlx::query_scalar("SELECT contact_id FROM conversations WHERE id = $1")
-                            .bind(conversation)
-                            .fetch_optional(tx.conn())
-                            .await
-                            .map_err(DbError::from)?;
+                Ok((destination, contact)) => {
                     queued = outbox::enqueue(
                         &mut tx,
                         &NewOutbound {
                             channel: destination.channel(),
-                            conversation_id: Some(conversation),
-                            contact_id: contact,
+                            conversation_id: Some(turn.conversation_id),
+                            contact_id: Some(contact),
                             idempotency_key: &format!("llm:{}", turn.id),
                             request: render::request(&destination, &Reply::text(text)),
                             source_event_id: None,

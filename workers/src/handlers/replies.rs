@@ -2,12 +2,12 @@
 //! after it commits (see [`crate::outbox`]).
 //!
 //! Every reply has an idempotency key naming its cause, unique per tenant, so the same cause
-//! never queues two sends — e.g. `welcome:{contact}` for the first-contact welcome, which any
-//! channel queues when an inbound message creates its contact.
+//! never queues two sends — e.g. `welcome:{contact}` for the first-contact welcome the
+//! conversation engine queues, or `flow:{event}:{n}` for a flow's n-th message.
 
 use serde_json::Value;
+use switchyard_shared::db::TenantTx;
 use switchyard_shared::db::outbox::{self, NewOutbound};
-use switchyard_shared::db::{TenantTx, tenants};
 use switchyard_shared::domain::Channel;
 use switchyard_shared::envelope::Envelope;
 use uuid::Uuid;
@@ -43,19 +43,4 @@ pub async fn queue(
         },
     )
     .await?)
-}
-
-/// Queue the tenant's welcome text for a contact that was just created, if the tenant has
-/// one; `request` builds the channel's outbox request from the text.
-pub async fn queue_welcome(
-    tx: &mut TenantTx,
-    envelope: &Envelope,
-    to: Recipient,
-    request: impl FnOnce(String) -> Value,
-) -> Result<Option<Uuid>, HandleError> {
-    let Some(text) = tenants::get(tx).await?.and_then(|t| t.welcome_text) else {
-        return Ok(None);
-    };
-    let key = format!("welcome:{}", to.contact_id);
-    queue(tx, envelope, to, &key, request(text)).await
 }

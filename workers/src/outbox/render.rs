@@ -12,7 +12,7 @@
 //!   matches like a tap.
 
 use serde_json::Value;
-use switchyard_shared::db::{DbError, TenantTx, whatsapp_channels};
+use switchyard_shared::db::{DbError, TenantTx, conversations, whatsapp_channels};
 use switchyard_shared::domain::Channel;
 use uuid::Uuid;
 
@@ -84,32 +84,16 @@ pub enum DestinationError {
     Unreachable(String),
 }
 
-#[derive(sqlx::FromRow)]
-struct Parties {
-    channel: String,
-    phone: Option<String>,
-    whatsapp_id: Option<String>,
-    whatsapp_user_id: Option<String>,
-    /// The raw headers of the customer's last email in the conversation.
-    last_email: Option<Value>,
-}
-
-/// Where the answers of conversation `id` go.
-pub async fn destination(tx: &mut TenantTx, id: Uuid) -> Result<Destination, DestinationError> {
-    let parties: Option<Parties> = sqlx::query_as(
-        "SELECT c.channel, p.phone, p.whatsapp_id, p.whatsapp_user_id, \
-           (SELECT m.raw FROM messages m WHERE m.conversation_id = c.id \
-              AND m.direction = 'inbound' AND m.channel = 'email' \
-            ORDER BY m.created_at DESC LIMIT 1) AS last_email \
-         FROM conversations c JOIN contacts p ON p.id = c.contact_id WHERE c.id = $1",
-    )
-    .bind(id)
-    .fetch_optional(tx.conn())
-    .await
-    .map_err(DbError::from)?;
+/// Where the answers of conversation `id` go, and the contact they go to.
+pub async fn destination(
+    tx: &mut TenantTx,
+    id: Uuid,
+) -> Result<(Destination, Uuid), DestinationError> {
+    let parties = conversations::parties(tx, id).await?;
     let unreachable = |why: &str| DestinationError::Unreachable(why.to_owned());
     let parties = parties.ok_or_else(|| unreachable("no such conversation"))?;
-    match parties.channel.as_str() {
+    let contact = parties.contact_id;
+    let destination = match parties.channel.as_str() {
         "whatsapp" => {
             let number = whatsapp_channels::get(tx)
                 .await?
@@ -118,30 +102,33 @@ pub async fn destination(tx: &mut TenantTx, id: Uuid) -> Result<Destination, Des
             if to.is_none() && parties.whatsapp_user_id.is_none() {
                 return Err(unreachable("the contact has no WhatsApp id"));
             }
-            Ok(Destination::Whatsapp {
+            Destination::Whatsapp {
                 phone_number_id: number.phone_number_id,
                 recipient: parties.whatsapp_user_id.filter(|_| to.is_none()),
                 to: to.map(|t| t.trim_start_matches('+').to_owned()),
-            })
+            }
         }
-        "sms" | "voice" => Ok(Destination::Sms {
+        "sms" | "voice" => Destination::Sms {
             to: parties
                 .phone
                 .ok_or_else(|| unreachable("the contact has no phone number"))?,
-        }),
+        },
         "email" => {
             let headers = parties
                 .last_email
                 .ok_or_else(|| unreachable("the conversation has no email to answer"))?;
-            Ok(Destination::Email {
+            Destination::Email {
                 original: original_of(&headers)
                     .ok_or_else(|| unreachable("the last email has no sender to answer"))?,
-            })
+            }
         }
-        other => Err(DestinationError::Unreachable(format!(
-            "no replies on channel {other}"
-        ))),
-    }
+        other => {
+            return Err(DestinationError::Unreachable(format!(
+                "no replies on channel {other}"
+            )));
+        }
+    };
+    Ok((destination, contact))
 }
 
 /// The email to answer, from the headers the email handler stores as `raw`.
