@@ -205,12 +205,16 @@ async fn a_blocked_prompt_gets_the_fallback_and_a_person() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_spent_budget_answers_with_the_fallback_without_calling_gemini() {
+async fn the_tenants_model_is_asked_until_its_budget_is_spent_then_the_fallback_answers() {
     let (app, gemini, key) = app_with_gemini().await;
     put_settings(
         &app,
         &key,
-        json!({ "monthly_token_budget": 1, "fallback_text": "Thanks! We will answer soon." }),
+        json!({
+            "model": "gemini-2.5-pro",
+            "monthly_token_budget": 1,
+            "fallback_text": "Thanks! We will answer soon.",
+        }),
     )
     .await;
     // The first answer spends more than the budget.
@@ -220,6 +224,11 @@ async fn a_spent_budget_answers_with_the_fallback_without_calling_gemini() {
     say(&app, "wamid.M2", "Second question").await;
     eventually("the fallback", || async { app.graph.sent().len() == 2 }).await;
     assert_eq!(sent_texts(&app)[1], "Thanks! We will answer soon.");
-    assert_eq!(gemini.requests().len(), 1);
+    let requests = gemini.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0].model, "gemini-2.5-pro",
+        "the tenant's own model"
+    );
     assert_eq!(usage_outcomes(&app).await, ["ok", "over_budget"]);
 }
