@@ -194,3 +194,75 @@ async fn the_relay_takes_tenants_in_turn() {
         "the quiet tenant's send is in the first batch: {due:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversations_sends_leave_in_the_order_they_were_queued() {
+    let env = TestEnv::new().await;
+    let tenant = tenancy::create_tenant(
+        &env.pool,
+        &NewTenant {
+            slug: TenantSlug::parse("in-order").unwrap(),
+            name: "In order".into(),
+            welcome_text: None,
+            external_org_id: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    let mut tx = TenantTx::begin(&env.pool, tenant).await.unwrap();
+    let phone = switchyard_shared::domain::E164Number::parse("+15550001111").unwrap();
+    let (contact, _) = switchyard_shared::db::contacts::upsert_phone(&mut tx, &phone)
+        .await
+        .unwrap();
+    let conversation =
+        switchyard_shared::db::conversations::upsert(&mut tx, contact, Channel::Sms, None)
+            .await
+            .unwrap();
+    let mut ids = Vec::new();
+    for step in ["first", "second"] {
+        let id = outbox::enqueue(
+            &mut tx,
+            &NewOutbound {
+                channel: Channel::Sms,
+                conversation_id: Some(conversation),
+                contact_id: Some(contact),
+                idempotency_key: step,
+                request: json!({ "to": "+15550001111", "text": step }),
+                source_event_id: None,
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        ids.push(id);
+    }
+    let lease = std::time::Duration::from_secs(60);
+    // The second waits while the first has not left, whoever tries to send it.
+    assert!(
+        outbox::claim(&mut tx, ids[1], lease)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        outbox::claim(&mut tx, ids[0], lease)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        outbox::claim(&mut tx, ids[1], lease)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    outbox::mark_sent(&mut tx, ids[0], "m-1").await.unwrap();
+    assert!(
+        outbox::claim(&mut tx, ids[1], lease)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    tx.commit().await.unwrap();
+}

@@ -59,7 +59,9 @@ pub struct OutboxItem {
 }
 
 /// Claim a due row for `lease`; `None` if it is not pending and due (someone else has it, or
-/// it is done).
+/// it is done), or if an earlier row of its conversation has not left yet: one conversation's
+/// messages go out in the order they were queued (a flow's text before its buttons), whoever
+/// sends them.
 pub async fn claim(
     tx: &mut TenantTx,
     id: Uuid,
@@ -71,6 +73,10 @@ pub async fn claim(
            claimed_until = now() + make_interval(secs => $2::double precision / 1000), \
            updated_at = now() \
          WHERE id = $1 AND status = 'pending' AND next_attempt_at <= now() \
+           AND NOT EXISTS (SELECT 1 FROM outbox e \
+             WHERE e.conversation_id = outbox.conversation_id \
+               AND e.status IN ('pending', 'sending') \
+               AND (e.created_at, e.id) < (outbox.created_at, outbox.id)) \
          RETURNING id, channel, conversation_id, contact_id, request, attempts",
     )
     .bind(id)
