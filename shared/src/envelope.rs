@@ -57,8 +57,12 @@ pub struct Envelope {
     pub dedup_key: DedupKey,
     pub conversation_key: ConversationKey,
     pub received_at: DateTime<Utc>,
-    /// 0 on first publish; incremented each time the event is retried.
+    /// 0 on first publish; incremented each time the event goes to a retry tier. A replay
+    /// from the dead letters starts again at 0.
     pub attempt: u32,
+    /// Why the previous attempt failed (absent on the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
     /// W3C trace context of the request that accepted the event.
     pub traceparent: String,
     pub payload: serde_json::Value,
@@ -85,6 +89,7 @@ impl Envelope {
             conversation_key,
             received_at: Utc::now(),
             attempt: 0,
+            last_error: None,
             traceparent,
             payload,
         }

@@ -11,6 +11,7 @@
 //! SQL lives here and in `migrations/`; handlers never build SQL.
 
 mod error;
+mod platform_tx;
 mod tenant_tx;
 
 pub mod api_keys;
@@ -20,6 +21,7 @@ pub mod channel_configs;
 pub mod contacts;
 pub mod conversation_states;
 pub mod conversations;
+pub mod dead_letters;
 mod flow_steps;
 pub mod flows;
 pub mod held_events;
@@ -47,6 +49,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 pub use error::DbError;
+pub use platform_tx::{PlatformTx, ScopedTx};
 pub use tenant_tx::TenantTx;
 
 use crate::config::DatabaseConfig;
