@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::ValueEnum;
@@ -26,6 +27,8 @@ pub enum Role {
 }
 
 pub struct Application {
+    /// `SHUTDOWN_GRACE_SECS`.
+    grace: Duration,
     ingress: Option<(TcpListener, IngressState)>,
     worker: Option<Worker>,
     pool: PgPool,
@@ -73,6 +76,7 @@ impl Application {
             None
         };
         Ok(Self {
+            grace: Duration::from_secs(settings.shutdown_grace_secs),
             ingress,
             worker,
             pool,
@@ -96,7 +100,9 @@ impl Application {
     }
 
     /// Run until `shutdown` fires; then the ingress stops accepting and finishes its requests,
-    /// and the worker finishes the events in flight.
+    /// and the worker stops taking events, finishes the ones in flight and closes its
+    /// channels — all within the grace period, after which it returns anyway (the broker
+    /// redelivers whatever was not acknowledged, and dedup keeps that harmless).
     pub async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let ingress = self.ingress.map(|(listener, state)| {
             let shutdown = shutdown.clone();
@@ -106,13 +112,29 @@ impl Application {
             let shutdown = shutdown.clone();
             tokio::spawn(async move { worker.run(shutdown).await })
         });
-        if let Some(task) = ingress {
-            task.await?.context("ingress")?;
-        }
-        if let Some(task) = worker {
-            task.await?.context("worker")?;
+        let finished = async {
+            if let Some(task) = ingress {
+                task.await?.context("ingress")?;
+            }
+            if let Some(task) = worker {
+                task.await?.context("worker")?;
+            }
+            anyhow::Ok(())
+        };
+        let grace = self.grace;
+        let grace_elapsed = async {
+            shutdown.wait().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = finished => result?,
+            _ = grace_elapsed => {
+                tracing::warn!(?grace, "shutdown grace elapsed with work unfinished; exiting (the broker redelivers unacknowledged events)");
+                return Ok(());
+            }
         }
         self.pool.close().await;
+        tracing::info!("stopped cleanly");
         Ok(())
     }
 }

@@ -22,4 +22,10 @@ pub struct Settings {
     pub gemini: GeminiConfig,
     #[command(flatten)]
     pub secrets: SecretsConfig,
+    /// After SIGTERM/SIGINT: how long the process may take to finish its in-flight requests
+    /// and events before it exits anyway (what it leaves unfinished, the broker redelivers).
+    /// Keep it under the orchestrator's kill timeout (Kubernetes: 30 s) and above the
+    /// consumer's own drain bound (20 s).
+    #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 25)]
+    pub shutdown_grace_secs: u64,
 }

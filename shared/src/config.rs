@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use crate::queue::retry::RetryTiers;
 use crate::secrets::SecretString;
 
 #[derive(Debug, Clone, Args)]
@@ -84,6 +85,16 @@ pub struct QueueConfig {
     /// unset in production).
     #[arg(long, env = "QUEUE_EXPIRES_SECS")]
     pub expires_secs: Option<u64>,
+
+    /// Quick retries of a transiently failed event before it goes to a retry tier (they hold
+    /// the conversation's place, so its later events cannot overtake it).
+    #[arg(long, env = "QUEUE_IN_PLACE_RETRIES", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub in_place_retries: u32,
+
+    /// Delays before each retry of an event that failed transiently (comma-separated, each a
+    /// whole number with ms, s, m or h); after the last one the event is a dead letter.
+    #[arg(long, env = "RETRY_TIERS", default_value = "10s,1m,10m,1h,6h")]
+    pub retry_tiers: RetryTiers,
 
     /// How long the ingress waits for the broker to confirm a publish.
     #[arg(long, env = "QUEUE_CONFIRM_TIMEOUT_MS", default_value_t = 5000)]

@@ -198,6 +198,8 @@ async fn run(
         delivery_limit: 20,
         partitions: 8,
         expires_secs: Some(300),
+        in_place_retries: 3,
+        retry_tiers: Default::default(),
         confirm_timeout_ms: 30_000,
     };
     let queue = RabbitMq::connect(queue_config).await?;

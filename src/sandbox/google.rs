@@ -219,6 +219,12 @@ impl FakeGoogle {
         });
     }
 
+    /// Injected failures of `endpoint` not yet answered (so a test can tell how many requests
+    /// reached it).
+    pub fn pending_failures(&self, endpoint: Endpoint) -> usize {
+        self.with(|inner| inner.failures.get(&endpoint).map_or(0, |f| f.len()))
+    }
+
     fn injected_failure(&self, endpoint: Endpoint) -> Option<StatusCode> {
         let status = self.with(|inner| inner.failures.get_mut(&endpoint)?.pop_front())?;
         Some(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))

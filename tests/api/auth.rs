@@ -115,8 +115,22 @@ async fn wrong_credentials_get_401_and_repeated_attempts_429() {
     for response in burst {
         assert_eq!(response.status(), 401);
     }
-    let limited = login(&app, "bo@acme.example", "a long enough password").await;
-    assert_eq!(limited.status(), 429);
+    // On a loaded machine (password hashing is slow on purpose) a slot may refill meanwhile;
+    // attempts still come faster than one per 12 s, so the limit is reached within a few.
+    let mut limited = false;
+    for _ in 0..4 {
+        let attempt = login(&app, "bo@acme.example", "a long enough password").await;
+        if attempt.status() == 429 {
+            limited = true;
+            break;
+        }
+        assert_eq!(
+            attempt.status(),
+            200,
+            "only the right password gets through"
+        );
+    }
+    assert!(limited, "repeated attempts were never limited");
     // Other addresses are not affected.
     assert_eq!(
         login(&app, "other@acme.example", "whatever password")

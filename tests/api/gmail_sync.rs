@@ -10,7 +10,6 @@ use switchyard::sandbox::google::NewMessage;
 
 use crate::google::*;
 use crate::helpers::*;
-use crate::published::take_dead_letters;
 
 const FIXTURE_THREAD: &str = "19b7f0a1c2d3e4f5";
 const FIXTURE_MESSAGE_ID: &str = "CAFAKE0000000000000000000000000000@mail.example.org";
@@ -317,31 +316,4 @@ async fn a_revoked_consent_marks_the_mailbox_instead_of_retrying() {
         inbound_emails(&app).await == 2
     })
     .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_mailbox_configured_without_consent_dead_letters_with_the_reason() {
-    let (app, _fake) = app_and_google(3600).await;
-    let (_, key) = app.provision("Manual Mail").await;
-    let put = app
-        .call(
-            Method::PUT,
-            "/api/v1/channels/email",
-            &key,
-            Some(json!({ "address": MAILBOX, "access_token": "ya29.x", "refresh_token": "1//x" })),
-        )
-        .await;
-    assert_eq!(put.status(), 200);
-    assert_eq!(push(&app, 5000, "m-manual").await.status(), 204);
-    let mut dead = Vec::new();
-    for _ in 0..100 {
-        dead.extend(take_dead_letters(&app).await);
-        if !dead.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_eq!(dead.len(), 1, "the push dead-lettered");
-    assert_eq!(dead[0]["kind"], "mailbox_changed");
-    assert_eq!(dead[0]["dedup_key"], "pubsub:m-manual");
 }

@@ -166,6 +166,8 @@ impl TestEnv {
                 // Idle queues go soon after the test, so their deletion does not pile up on the
                 // broker while a later run starts.
                 expires_secs: Some(20),
+                in_place_retries: 1,
+                retry_tiers: "500ms,1s,2s".parse().expect("retry tiers"),
                 confirm_timeout_ms: 5000,
             },
             ingress: IngressConfig {
@@ -226,6 +228,7 @@ impl TestEnv {
             secrets: SecretsConfig {
                 encryption_keys: SecretString::new(SecretBox::generate_key_spec("test1")),
             },
+            shutdown_grace_secs: 25,
         };
         customize(&mut settings);
         let pool = switchyard_shared::db::connect_lazy(&settings.database).expect("runtime pool");

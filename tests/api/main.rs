@@ -26,6 +26,8 @@ mod outbox;
 mod prompts;
 mod published;
 mod redelivery;
+mod retries;
+mod shutdown;
 mod sms_end_to_end;
 mod sms_events;
 mod telnyx_webhook;

@@ -40,15 +40,9 @@ pub async fn take_published(app: &TestApp, channel: &str) -> Vec<Value> {
         .collect()
 }
 
-/// Every envelope the broker dead-lettered, taken off the dead-letter queue.
-pub async fn take_dead_letters(app: &TestApp) -> Vec<Value> {
-    let queue = format!("{}.dead-letters", app.settings.queue.prefix);
-    take_all(app, vec![queue]).await
-}
-
 /// Consume `queues` until none has delivered anything for a moment (partition queues have a
 /// single active consumer, which rules out `basic.get`).
-async fn take_all(app: &TestApp, queues: Vec<String>) -> Vec<Value> {
+pub async fn take_all(app: &TestApp, queues: Vec<String>) -> Vec<Value> {
     let connection = Connection::connect(
         app.settings.queue.amqp_url.expose(),
         ConnectionProperties::default(),

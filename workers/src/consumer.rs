@@ -1,24 +1,20 @@
-//! The worker's [`EventHandler`]: one envelope, one tenant transaction, then the replies.
-
-use std::time::Duration;
+//! The worker's [`EventHandler`]: one envelope, one tenant transaction, then the replies; and
+//! the place dead events are kept ([`EventHandler::bury`]).
 
 use async_trait::async_trait;
 use sqlx::PgPool;
-use switchyard_shared::db::{TenantTx, held_events, processed_events, tenants};
+use switchyard_shared::db::dead_letters::{self, NewDeadLetter};
+use switchyard_shared::db::{DbError, TenantTx, held_events, processed_events, tenants};
 use switchyard_shared::domain::Channel;
 use switchyard_shared::domain::TenantStatus;
 use switchyard_shared::envelope::Envelope;
-use switchyard_shared::queue::{Delivery, EventHandler, Outcome};
+use switchyard_shared::queue::{Burial, Delivery, EventHandler, Outcome};
 use tracing::Instrument;
 
 use crate::engine::conversation::{self as engine, Batching};
 use crate::gmail::GmailApi;
 use crate::handlers::{self, Applied, HandleError};
 use crate::outbox::OutboxDispatcher;
-
-/// Pause before handing a transiently failed event back to the broker, so an outage is not a
-/// hot redelivery loop.
-const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 pub struct EventProcessor {
     pool: PgPool,
@@ -112,14 +108,48 @@ impl EventHandler for EventProcessor {
         async {
             match self.process(envelope).await {
                 Ok(_) => Outcome::Ack,
-                Err(HandleError::Transient(reason)) => {
-                    tokio::time::sleep(RETRY_PAUSE).await;
-                    Outcome::Retry(reason)
-                }
-                Err(HandleError::Permanent(reason)) => Outcome::Reject(reason),
+                Err(HandleError::Unavailable(reason)) => Outcome::Hold(reason),
+                Err(HandleError::Transient(reason)) => Outcome::Retry(reason),
+                Err(HandleError::Permanent(reason)) => Outcome::Dead(reason),
             }
         }
         .instrument(span)
         .await
+    }
+
+    async fn bury(&self, burial: Burial) -> Outcome {
+        let envelope = &burial.envelope;
+        let span = tracing::info_span!("dead_letter",
+            tenant_id = %envelope.tenant_id,
+            event_id = %envelope.id,
+            channel = %envelope.channel,
+            kind = envelope.kind.as_str(),
+        );
+        let stored = async {
+            let mut tx = TenantTx::begin(&self.pool, envelope.tenant_id).await?;
+            dead_letters::record(
+                &mut tx,
+                &NewDeadLetter {
+                    envelope,
+                    class: burial.class,
+                    error: &burial.error,
+                    attempts: burial.attempts,
+                },
+            )
+            .await?;
+            tx.commit().await
+        }
+        .instrument(span)
+        .await;
+        match stored {
+            Ok(()) => Outcome::Ack,
+            // The tenant was deleted with everything it owned: nothing is left to keep.
+            Err(DbError::MissingReference { .. }) => {
+                tracing::warn!(tenant_id = %envelope.tenant_id, event_id = %envelope.id,
+                    "dead event of a deleted tenant dropped");
+                Outcome::Ack
+            }
+            Err(e) => Outcome::Hold(e.to_string()),
+        }
     }
 }

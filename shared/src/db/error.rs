@@ -22,6 +22,24 @@ impl DbError {
     /// Whether retrying later may succeed (connection trouble, serialization failure,
     /// deadlock), as opposed to a fault in the data.
     pub fn is_transient(&self) -> bool {
+        if self.is_unavailable() {
+            return true;
+        }
+        match self {
+            DbError::Sqlx(sqlx::Error::Database(db)) => db.code().is_some_and(|code| {
+                // 40001 serialization_failure, 40P01 deadlock_detected.
+                code == "40001" || code == "40P01"
+            }),
+            // A concurrent insert of the same row: retrying sees the winner's row.
+            DbError::Conflict { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the database itself is out of reach (connection refused or lost, pool
+    /// exhausted, server shutting down or out of resources) — every query would fail now, as
+    /// opposed to this one query losing a race.
+    pub fn is_unavailable(&self) -> bool {
         match self {
             DbError::Sqlx(e) => match e {
                 sqlx::Error::Io(_)
@@ -30,19 +48,16 @@ impl DbError {
                 | sqlx::Error::Protocol(_)
                 | sqlx::Error::Tls(_) => true,
                 sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-                    // 40001 serialization_failure, 40P01 deadlock_detected,
-                    // 57P01 admin_shutdown, 08xxx connection exceptions, 53xxx resources.
-                    code == "40001"
-                        || code == "40P01"
-                        || code == "57P01"
+                    // 57P01 admin_shutdown, 57P03 cannot_connect_now, 08xxx connection
+                    // exceptions, 53xxx insufficient resources.
+                    code == "57P01"
+                        || code == "57P03"
                         || code.starts_with("08")
                         || code.starts_with("53")
                 }),
                 _ => false,
             },
-            // A concurrent insert of the same row: retrying sees the winner's row.
-            DbError::Conflict { .. } => true,
-            DbError::MissingReference { .. } | DbError::Migrate(_) | DbError::Corrupt(_) => false,
+            _ => false,
         }
     }
 }

@@ -13,12 +13,14 @@
 pub mod lanes;
 pub mod partition;
 pub mod rabbitmq;
+pub mod retry;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use crate::config::{QueueBackend, QueueConfig};
+pub use crate::db::dead_letters::ErrorClass;
 use crate::envelope::Envelope;
 use crate::shutdown::Shutdown;
 
@@ -47,15 +49,38 @@ pub struct Delivery {
 pub enum Outcome {
     /// Done (applied now, or found applied before): remove it from the queue.
     Ack,
-    /// A transient failure (database or provider unavailable): deliver it again later.
+    /// A dependency every event needs (the database) is down: keep the event, try it again
+    /// in place until the dependency is back, and count no attempt — an outage must not burn
+    /// through the retry tiers and dead-letter everything.
+    Hold(String),
+    /// A transient failure of this event (a provider's 5xx or 429, a concurrent write): try
+    /// again a few times in place, then after the next retry tier's delay; dead once the
+    /// tiers are used up.
     Retry(String),
-    /// It can never succeed (malformed, references nothing): move it to the dead letters.
-    Reject(String),
+    /// It can never succeed (malformed, references nothing, credentials revoked): dead now,
+    /// without retries.
+    Dead(String),
+}
+
+/// An event the queue gives up on, handed to [`EventHandler::bury`] to be kept as a dead
+/// letter.
+#[derive(Debug, Clone)]
+pub struct Burial {
+    pub envelope: Envelope,
+    pub class: ErrorClass,
+    pub error: String,
+    /// Deliveries of the event that failed.
+    pub attempts: u32,
 }
 
 #[async_trait]
 pub trait EventHandler: Send + Sync + 'static {
     async fn handle(&self, delivery: Delivery) -> Outcome;
+
+    /// Keep a dead event where admins can see and replay it. [`Outcome::Ack`] once it is
+    /// stored; [`Outcome::Hold`] while the store is unavailable (the queue keeps the event
+    /// and asks again).
+    async fn bury(&self, burial: Burial) -> Outcome;
 }
 
 #[async_trait]

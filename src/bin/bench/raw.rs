@@ -59,6 +59,8 @@ pub fn queue_config(
         delivery_limit: 20,
         partitions: 8,
         expires_secs: Some(expires_secs),
+        in_place_retries: 3,
+        retry_tiers: Default::default(),
         confirm_timeout_ms: 30_000,
     }
 }

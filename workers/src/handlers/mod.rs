@@ -33,7 +33,12 @@ pub struct Applied {
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
-    /// May succeed later (database unavailable, a concurrent insert of the same contact).
+    /// The database is out of reach: nothing can succeed until it is back (the queue holds
+    /// the event meanwhile, counting no attempt).
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// This event may succeed later (a provider's 5xx or 429, a concurrent insert of the same
+    /// contact): retried, then after each retry tier's delay.
     #[error("transient: {0}")]
     Transient(String),
     /// Will never succeed (the payload is not what the channel sends).
@@ -43,7 +48,9 @@ pub enum HandleError {
 
 impl From<DbError> for HandleError {
     fn from(e: DbError) -> Self {
-        if e.is_transient() {
+        if e.is_unavailable() {
+            HandleError::Unavailable(e.to_string())
+        } else if e.is_transient() {
             HandleError::Transient(e.to_string())
         } else {
             HandleError::Permanent(e.to_string())

@@ -15,39 +15,38 @@
 //! queue, ahead of newer ones, for the next owner — so no two workers ever run one
 //! conversation's events at the same time.
 //!
-//! A transient failure is retried in place a few times ([`IN_PLACE_RETRIES`]), holding the
-//! conversation's lane so its later events cannot overtake it; only then is the delivery handed
-//! back to the broker (which counts it toward the queue's delivery limit).
+//! Each delivery is settled by a [`Settler`]: acknowledged, held through a database outage,
+//! retried in place, moved to its retry tier, or buried as a dead letter. Each worker also
+//! drains the broker's dead-letter queue ([`dead_letters`](super::dead_letters)).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::Channel;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
+    BasicConsumeOptions, BasicQosOptions, BasicRejectOptions, ConfirmSelectOptions,
 };
 use lapin::types::FieldTable;
+use lapin::{Channel, Connection};
 use tokio::task::JoinSet;
 
 use super::membership::Membership;
-use super::{RabbitMq, unavailable};
+use super::settle::Settler;
+use super::{RabbitMq, dead_letters, unavailable};
 use crate::envelope::Envelope;
 use crate::queue::lanes::Lanes;
 use crate::queue::partition::{Partition, assign};
-use crate::queue::{Delivery, EventHandler, Outcome, QueueError};
+use crate::queue::{EventHandler, QueueError};
 use crate::shutdown::Shutdown;
 
 /// How often a worker checks which partitions are its own.
 pub const REBALANCE_EVERY: Duration = Duration::from_secs(1);
 
 /// How long a released or stopping partition waits for its running events before closing its
-/// channel (the broker redelivers whatever is still unacknowledged then).
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Transient failures retried in place before the delivery goes back to the broker.
-pub const IN_PLACE_RETRIES: u32 = 4;
+/// channel (the broker redelivers whatever is still unacknowledged then). Below the process's
+/// default `SHUTDOWN_GRACE_SECS` (25), so a stopping worker closes its channels itself.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A partition this worker consumes.
 struct Owned {
@@ -68,6 +67,13 @@ impl RabbitMq {
         let connection = self.connect_once("consume").await?;
         let me = uuid::Uuid::now_v7().to_string();
         let membership = Membership::join(&connection, &self.members_exchange(), me).await?;
+        let retries = confirm_channel(&connection).await?;
+        let mut drain = tokio::spawn(dead_letters::drain(
+            confirm_channel(&connection).await?,
+            self.dead_letter_queue(),
+            self.undecodable_queue(),
+            Settler::new(self, handler.clone(), retries.clone(), shutdown.child()),
+        ));
         let mut owned: HashMap<Partition, Owned> = HashMap::new();
         let mut releasing = JoinSet::new();
         let mut tick = tokio::time::interval(REBALANCE_EVERY);
@@ -77,6 +83,11 @@ impl RabbitMq {
             tokio::select! {
                 _ = shutdown.wait() => break Ok(()),
                 Some(_) = releasing.join_next(), if !releasing.is_empty() => {}
+                ended = &mut drain => break Err(match ended {
+                    Ok(Ok(())) => unavailable("dead-letter drain stopped"),
+                    Ok(Err(e)) => e,
+                    Err(e) => unavailable(e),
+                }),
                 _ = tick.tick() => {
                     if let Some(e) = take_failure(&mut owned).await {
                         break Err(e);
@@ -102,12 +113,12 @@ impl RabbitMq {
                             }
                         };
                         let stop = shutdown.child();
+                        let settler = Settler::new(self, handler.clone(), retries.clone(), stop.clone());
                         let task = tokio::spawn(run_partition(
                             channel,
                             self.partition_queue(partition),
-                            handler.clone(),
+                            Arc::new(settler),
                             self.config.prefetch,
-                            stop.clone(),
                         ));
                         owned.insert(partition, Owned { stop, task });
                     }
@@ -131,6 +142,7 @@ impl RabbitMq {
             releasing.spawn(partition.task);
         }
         while releasing.join_next().await.is_some() {}
+        drain.abort();
         let _ = connection.close(200, "consumer stopped".into()).await;
         result
     }
@@ -157,14 +169,25 @@ async fn take_failure(owned: &mut HashMap<Partition, Owned>) -> Option<QueueErro
     failure
 }
 
-/// Consume `queue` on `channel` until `stop`, running deliveries through lanes.
+/// A new channel in confirm mode.
+async fn confirm_channel(connection: &Connection) -> Result<Channel, QueueError> {
+    let channel = connection.create_channel().await.map_err(unavailable)?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .map_err(unavailable)?;
+    Ok(channel)
+}
+
+/// Consume `queue` on `channel` until the settler's stop fires, running deliveries through
+/// lanes.
 async fn run_partition(
     channel: Channel,
     queue: String,
-    handler: Arc<dyn EventHandler>,
+    settler: Arc<Settler>,
     prefetch: u16,
-    stop: Shutdown,
 ) -> Result<(), QueueError> {
+    let stop = settler.stop.clone();
     channel
         .basic_qos(prefetch, BasicQosOptions { global: false })
         .await
@@ -180,7 +203,8 @@ async fn run_partition(
         .await
         .map_err(unavailable)?;
     let mut lanes = Lanes::new(move |(delivery, envelope)| {
-        handle_delivery(handler.clone(), delivery, envelope)
+        let settler = settler.clone();
+        async move { settler.run(delivery, envelope).await }
     });
     let result = loop {
         tokio::select! {
@@ -208,49 +232,4 @@ async fn run_partition(
     // Closing hands back what this consumer held but did not start, for the next owner.
     let _ = channel.close(200, "partition released".into()).await;
     result
-}
-
-async fn handle_delivery(
-    handler: Arc<dyn EventHandler>,
-    delivery: lapin::message::Delivery,
-    envelope: Envelope,
-) {
-    let mut retries = 0;
-    let outcome = loop {
-        let outcome = handler
-            .handle(Delivery {
-                envelope: envelope.clone(),
-                redelivered: delivery.redelivered,
-            })
-            .await;
-        match outcome {
-            Outcome::Retry(reason) if retries < IN_PLACE_RETRIES => {
-                retries += 1;
-                let pause = Duration::from_millis(250 << retries);
-                tracing::warn!(%reason, retries, ?pause, "transient failure; retrying in place");
-                tokio::time::sleep(pause).await;
-            }
-            other => break other,
-        }
-    };
-    let settled = match outcome {
-        Outcome::Ack => delivery.ack(BasicAckOptions::default()).await,
-        Outcome::Retry(reason) => {
-            tracing::warn!(%reason, "event handed back to the broker");
-            delivery
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    multiple: false,
-                })
-                .await
-        }
-        Outcome::Reject(reason) => {
-            tracing::error!(%reason, "event dead-lettered");
-            delivery.reject(BasicRejectOptions { requeue: false }).await
-        }
-    };
-    if let Err(e) = settled {
-        // The channel broke; the broker redelivers the event and dedup makes that harmless.
-        tracing::warn!(error = %e, "could not settle delivery");
-    }
 }

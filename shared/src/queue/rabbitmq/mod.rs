@@ -7,7 +7,13 @@
 //!   └─ "p{NN}.#" → {prefix}.p{NN}   one quorum queue per partition (QUEUE_PARTITIONS of them),
 //!                      single active consumer, dead-letter exchange {prefix}.dead,
 //!                      x-delivery-limit
-//! {prefix}.dead     fanout exchange → {prefix}.dead-letters (quorum)
+//! {prefix}.dead     fanout exchange → {prefix}.dead-letters (quorum): events the broker
+//!                   gave up on; every worker drains it into the dead letters in PostgreSQL
+//! {prefix}.retry.{delay}  one fanout exchange and quorum queue per retry tier (RETRY_TIERS):
+//!                   message TTL = the delay, then dead-lettered (at least once) back into
+//!                   {prefix}.events under the event's own routing key
+//! {prefix}.undecodable  quorum queue: bodies that are not an envelope this build can read
+//!                   (kept for an operator, never consumed)
 //! {prefix}.members  fanout exchange, transient: the consuming workers' heartbeats
 //! ```
 //!
@@ -26,7 +32,9 @@
 //! loop reconnects with exponential backoff.
 
 mod consumer;
+mod dead_letters;
 mod membership;
+mod settle;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -45,7 +53,7 @@ use lapin::{
 use tokio::sync::{Mutex, RwLock};
 
 use super::partition::{Partition, partition_of};
-use super::{EventHandler, EventQueue, QueueError};
+use super::{EventHandler, EventQueue, QueueError, retry};
 use crate::config::QueueConfig;
 use crate::envelope::Envelope;
 use crate::shutdown::Shutdown;
@@ -130,6 +138,16 @@ impl RabbitMq {
     /// Queue that holds events the broker dead-lettered.
     pub fn dead_letter_queue(&self) -> String {
         format!("{}.dead-letters", self.config.prefix)
+    }
+
+    /// Exchange and queue of the retry tier that waits `delay`.
+    pub fn retry_queue(&self, delay: Duration) -> String {
+        format!("{}.retry.{}", self.config.prefix, retry::label(delay))
+    }
+
+    /// Queue for message bodies that are not an envelope this build can read.
+    pub fn undecodable_queue(&self) -> String {
+        format!("{}.undecodable", self.config.prefix)
     }
 
     /// The current connection, or a new one if there is none or it broke.
@@ -231,6 +249,41 @@ impl RabbitMq {
         .await
         .map_err(unavailable)?;
 
+        for &delay in self.config.retry_tiers.delays() {
+            let tier = self.retry_queue(delay);
+            ch.exchange_declare(
+                tier.clone().into(),
+                ExchangeKind::Fanout,
+                durable,
+                FieldTable::default(),
+            )
+            .await
+            .map_err(unavailable)?;
+            ch.queue_declare(
+                tier.clone().into(),
+                QueueDeclareOptions::durable(),
+                self.retry_queue_arguments(delay),
+            )
+            .await
+            .map_err(unavailable)?;
+            ch.queue_bind(
+                tier.clone().into(),
+                tier.into(),
+                "".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(unavailable)?;
+        }
+        ch.queue_declare(
+            self.undecodable_queue().into(),
+            QueueDeclareOptions::durable(),
+            self.queue_arguments(false),
+        )
+        .await
+        .map_err(unavailable)?;
+
         for partition in 0..self.config.partitions.max(1) {
             ch.queue_declare(
                 self.partition_queue(partition).into(),
@@ -278,6 +331,38 @@ impl RabbitMq {
         args
     }
 
+    /// A retry tier's queue: every message waits `delay`, then goes back to the events
+    /// exchange. Dead-lettering is at-least-once (the broker keeps the message until the
+    /// events exchange's queue confirmed it), which needs `reject-publish` overflow.
+    fn retry_queue_arguments(&self, delay: Duration) -> FieldTable {
+        let mut args = self.queue_arguments(false);
+        let ttl = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(ttl));
+        args.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString(self.exchange().into()),
+        );
+        args.insert(
+            "x-dead-letter-strategy".into(),
+            AMQPValue::LongString("at-least-once".into()),
+        );
+        args.insert(
+            "x-overflow".into(),
+            AMQPValue::LongString("reject-publish".into()),
+        );
+        args
+    }
+
+    /// The routing key of `envelope` on the events exchange: `p{NN}.{channel}.{kind}`.
+    fn routing_key(&self, envelope: &Envelope) -> String {
+        Self::routing_key_for(self.config.partitions, envelope)
+    }
+
+    fn routing_key_for(partitions: u16, envelope: &Envelope) -> String {
+        let partition = partition_of(envelope.conversation_key.as_str(), partitions);
+        format!("p{partition:02}.{}", envelope.routing_key())
+    }
+
     fn properties(envelope: &Envelope) -> BasicProperties {
         let mut headers = FieldTable::default();
         let text = |s: &str| AMQPValue::LongString(s.into());
@@ -289,6 +374,11 @@ impl RabbitMq {
             AMQPValue::LongLongInt(i64::from(envelope.attempt)),
         );
         headers.insert("traceparent".into(), text(&envelope.traceparent));
+        if let Some(error) = &envelope.last_error {
+            // Headers are for a glance in the broker's UI; the envelope has the full text.
+            let short: String = error.chars().take(500).collect();
+            headers.insert("last_error".into(), text(&short));
+        }
         headers.insert(
             "conversation_key".into(),
             text(envelope.conversation_key.as_str()),
@@ -305,9 +395,7 @@ impl RabbitMq {
         let mut confirms = Vec::with_capacity(envelopes.len());
         for envelope in envelopes {
             let body = envelope.to_bytes()?;
-            let partition =
-                partition_of(envelope.conversation_key.as_str(), self.config.partitions);
-            let routing_key = format!("p{partition:02}.{}", envelope.routing_key());
+            let routing_key = self.routing_key(envelope);
             let confirm = channel
                 .basic_publish(
                     self.events_exchange.clone(),
@@ -328,21 +416,22 @@ impl RabbitMq {
             .await
             .map_err(|_| QueueError::ConfirmTimeout)?;
         for result in results {
-            match result.map_err(unavailable)? {
-                Confirmation::Ack(None) => {}
-                Confirmation::Ack(Some(returned)) => {
-                    return Err(QueueError::Refused(format!(
-                        "unroutable: {}",
-                        returned.reply_text
-                    )));
-                }
-                Confirmation::Nack(_) => return Err(QueueError::Refused("nack".into())),
-                Confirmation::NotRequested => {
-                    return Err(QueueError::Refused("confirms not enabled".into()));
-                }
-            }
+            confirmed(result.map_err(unavailable)?)?;
         }
         Ok(())
+    }
+}
+
+/// `Ok` when the broker took responsibility for the message.
+fn confirmed(confirmation: Confirmation) -> Result<(), QueueError> {
+    match confirmation {
+        Confirmation::Ack(None) => Ok(()),
+        Confirmation::Ack(Some(returned)) => Err(QueueError::Refused(format!(
+            "unroutable: {}",
+            returned.reply_text
+        ))),
+        Confirmation::Nack(_) => Err(QueueError::Refused("nack".into())),
+        Confirmation::NotRequested => Err(QueueError::Refused("confirms not enabled".into())),
     }
 }
 

@@ -1,0 +1,250 @@
+//! Failed events: transient failures climb the retry tiers (in the broker's TTL queues) and
+//! become dead letters once the tiers are used up; permanent failures become dead letters at
+//! once; an event that recovers on a later tier is applied once; what the broker itself gives
+//! up on is drained into the same dead letters, and unreadable bodies are set aside.
+//!
+//! The test harness runs with `RETRY_TIERS=500ms,1s,2s` and one in-place retry.
+
+use std::time::{Duration, Instant};
+
+use lapin::options::BasicPublishOptions;
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sqlx::Row;
+use switchyard::app::Role;
+use switchyard::sandbox::google::Endpoint;
+use switchyard_shared::queue::rabbitmq::partition_queue;
+
+use crate::google::*;
+use crate::helpers::*;
+use crate::published::take_all;
+
+/// The dead letters of the test's database, oldest first.
+async fn dead_letters(app: &TestApp) -> Vec<sqlx::postgres::PgRow> {
+    sqlx::query(
+        "SELECT error_class, error, attempts, dedup_key, envelope, status, \
+                first_failed_at <= last_failed_at AS ordered \
+         FROM dead_letters ORDER BY first_failed_at",
+    )
+    .fetch_all(&app.owner_pool)
+    .await
+    .expect("dead letters")
+}
+
+async fn wait_for_dead_letter(app: &TestApp) -> sqlx::postgres::PgRow {
+    eventually("a dead letter", || async {
+        !dead_letters(app).await.is_empty()
+    })
+    .await;
+    let mut rows = dead_letters(app).await;
+    assert_eq!(rows.len(), 1, "one dead letter");
+    rows.remove(0)
+}
+
+async fn inbound_emails(app: &TestApp) -> i64 {
+    app.count("SELECT count(*) FROM messages WHERE channel = 'email' AND direction = 'inbound'")
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_failures_climb_every_retry_tier_then_become_a_dead_letter() {
+    let (app, fake) = app_and_google(3600).await;
+    connected_tenant(&app, &fake, None).await;
+    let history = fake.add_fixture_message(MAILBOX);
+    fake.fail_next(Endpoint::Gmail, 100, 503);
+    let started = Instant::now();
+    assert_eq!(push(&app, history, "m-flaky").await.status(), 204);
+
+    let dead = wait_for_dead_letter(&app).await;
+    // Each delivery tries twice (one in-place retry); the first and each of the three tiers.
+    assert_eq!(100 - fake.pending_failures(Endpoint::Gmail), 4 * 2);
+    // The broker held the event for every tier's delay: 0.5 s + 1 s + 2 s.
+    assert!(
+        started.elapsed() >= Duration::from_millis(3500),
+        "dead after {:?}, sooner than the tiers allow",
+        started.elapsed()
+    );
+    assert_eq!(dead.get::<String, _>("error_class"), "exhausted");
+    assert_eq!(dead.get::<i32, _>("attempts"), 4);
+    assert_eq!(dead.get::<String, _>("dedup_key"), "pubsub:m-flaky");
+    assert!(dead.get::<String, _>("error").contains("Gmail sync"));
+    assert_eq!(dead.get::<String, _>("status"), "dead");
+    assert!(dead.get::<bool, _>("ordered"));
+    // The attempt count and the last error travelled with the event.
+    let envelope: Value = dead.get("envelope");
+    assert_eq!(envelope["attempt"], 3);
+    assert!(
+        envelope["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("503") || e.contains("Gmail")),
+        "{envelope}"
+    );
+    assert_eq!(inbound_emails(&app).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_that_recovers_on_a_later_tier_is_applied_once() {
+    let (app, fake) = app_and_google(3600).await;
+    connected_tenant(&app, &fake, None).await;
+    let history = fake.add_fixture_message(MAILBOX);
+    // The first delivery and its in-place retry fail; the copy from the first tier succeeds.
+    fake.fail_next(Endpoint::Gmail, 2, 500);
+    assert_eq!(push(&app, history, "m-recovers").await.status(), 204);
+    eventually("the email stored", || async {
+        inbound_emails(&app).await == 1
+    })
+    .await;
+    assert_eq!(fake.pending_failures(Endpoint::Gmail), 0);
+    // A late duplicate of the same push changes nothing.
+    assert_eq!(push(&app, history, "m-recovers").await.status(), 204);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(inbound_emails(&app).await, 1);
+    assert!(dead_letters(&app).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_failure_is_a_dead_letter_at_once_without_retries() {
+    let (app, _fake) = app_and_google(3600).await;
+    let (_, key) = app.provision("Manual Mail").await;
+    // Tokens typed in by hand, with no consent behind them: Google refuses the refresh.
+    let put = app
+        .call(
+            Method::PUT,
+            "/api/v1/channels/email",
+            &key,
+            Some(json!({ "address": MAILBOX, "access_token": "ya29.x", "refresh_token": "1//x" })),
+        )
+        .await;
+    assert_eq!(put.status(), 200);
+    assert_eq!(push(&app, 5000, "m-manual").await.status(), 204);
+
+    let dead = wait_for_dead_letter(&app).await;
+    assert_eq!(dead.get::<String, _>("error_class"), "permanent");
+    assert_eq!(dead.get::<i32, _>("attempts"), 1);
+    assert_eq!(dead.get::<String, _>("dedup_key"), "pubsub:m-manual");
+    let envelope: Value = dead.get("envelope");
+    assert_eq!(envelope["kind"], "mailbox_changed");
+    assert_eq!(envelope["attempt"], 0, "no retry tier was used");
+    assert!(envelope.get("last_error").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_broker_gives_up_on_is_drained_into_the_dead_letters() {
+    // Deliveries are limited to 2 and no worker runs yet: a stand-in consumer takes the
+    // event and hands it back until the broker dead-letters it.
+    let env = TestEnv::with(|s| s.queue.delivery_limit = 2).await;
+    let ingress = env.start(Role::Ingress).await;
+    let app = TestApp {
+        address: ingress.address.clone().expect("ingress address"),
+        env,
+        _running: None,
+    };
+    app.fixture_tenant().await;
+    assert_eq!(
+        app.post_whatsapp(fixture("whatsapp/inbound_text.json"))
+            .await
+            .status(),
+        200
+    );
+    let queues: Vec<String> = (0..app.settings.queue.partitions)
+        .map(|p| partition_queue(&app.settings.queue.prefix, p))
+        .collect();
+    let handed_back = nack_until_dead_lettered(&app, &queues).await;
+    assert!(handed_back >= 2, "handed back {handed_back} times");
+
+    // Garbage on a partition: the worker sets it aside instead of losing or looping on it.
+    publish_raw(&app, &queues[0], br#""not an envelope""#).await;
+
+    let _worker = app.env.start(Role::Worker).await;
+    let dead = wait_for_dead_letter(&app).await;
+    assert_eq!(dead.get::<String, _>("error_class"), "delivery_limit");
+    assert!(
+        dead.get::<String, _>("error")
+            .contains("the broker dead-lettered it"),
+        "{}",
+        dead.get::<String, _>("error")
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM messages").await,
+        0,
+        "a dead event is not applied"
+    );
+    let undecodable = format!("{}.undecodable", app.settings.queue.prefix);
+    let mut kept = Vec::new();
+    for _ in 0..50 {
+        kept.extend(take_all(&app, vec![undecodable.clone()]).await);
+        if !kept.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(kept, vec![Value::String("not an envelope".into())]);
+}
+
+async fn amqp(app: &TestApp) -> (Connection, lapin::Channel) {
+    let connection = Connection::connect(
+        app.settings.queue.amqp_url.expose(),
+        ConnectionProperties::default(),
+    )
+    .await
+    .expect("AMQP connection");
+    let channel = connection.create_channel().await.expect("AMQP channel");
+    (connection, channel)
+}
+
+/// Consume the partitions and hand every delivery back until the broker stops delivering;
+/// returns how many times the event was handed back.
+async fn nack_until_dead_lettered(app: &TestApp, queues: &[String]) -> usize {
+    use futures_util::StreamExt;
+    use lapin::options::{BasicConsumeOptions, BasicNackOptions};
+    use lapin::types::FieldTable;
+
+    let (connection, channel) = amqp(app).await;
+    let mut deliveries = futures_util::stream::SelectAll::new();
+    for queue in queues {
+        deliveries.push(
+            channel
+                .basic_consume(
+                    queue.as_str().into(),
+                    "".into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .expect("basic.consume"),
+        );
+    }
+    let mut handed_back = 0;
+    while let Ok(Some(delivery)) =
+        tokio::time::timeout(Duration::from_secs(2), deliveries.next()).await
+    {
+        let delivery = delivery.expect("delivery");
+        delivery
+            .nack(BasicNackOptions {
+                requeue: true,
+                multiple: false,
+            })
+            .await
+            .expect("nack");
+        handed_back += 1;
+    }
+    let _ = connection.close(200, "done".into()).await;
+    handed_back
+}
+
+async fn publish_raw(app: &TestApp, queue: &str, body: &[u8]) {
+    let (connection, channel) = amqp(app).await;
+    channel
+        .basic_publish(
+            "".into(),
+            queue.into(),
+            BasicPublishOptions::default(),
+            body,
+            BasicProperties::default().with_delivery_mode(2),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("confirm");
+    let _ = connection.close(200, "done".into()).await;
+}
