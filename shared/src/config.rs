@@ -252,6 +252,17 @@ pub struct WorkerConfig {
     /// How often the worker looks for LLM answers that are due.
     #[arg(long, env = "LLM_TURN_POLL_MS", default_value_t = 250)]
     pub llm_turn_poll_ms: u64,
+
+    /// Each tenant's fair share of the workers: events per second processed straight from
+    /// the queue (after a burst of `TENANT_EVENTS_BURST`). A tenant's events beyond it are
+    /// parked in PostgreSQL and drained round-robin across tenants, so a flood from one tenant
+    /// does not queue up in front of everyone else's events.
+    #[arg(long, env = "TENANT_EVENTS_PER_SECOND", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub tenant_events_per_second: u32,
+
+    /// Events a tenant may send at once above its rate before they are parked.
+    #[arg(long, env = "TENANT_EVENTS_BURST", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub tenant_events_burst: u32,
 }
 
 impl WorkerConfig {

@@ -20,10 +20,11 @@ mod procstat;
 #[allow(dead_code)]
 #[path = "bench/setup.rs"]
 mod setup;
+#[path = "bench/worker_process.rs"]
+mod worker_process;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -51,6 +52,7 @@ use switchyard_shared::shutdown::Shutdown;
 
 use crate::procstat::{RssSampler, status_bytes};
 use crate::setup::{BenchDb, Credentials, PHONE_NUMBER_ID, WABA_ID};
+use crate::worker_process::{WorkerProcess, switchyard_binary};
 
 /// Targets (informational; the program does not fail on a miss).
 const TARGET_RATIO: f64 = 0.5;
@@ -92,18 +94,7 @@ struct Options {
 async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
     anyhow::ensure!(options.messages > 0 && options.contacts > 0 && options.concurrency > 0);
-    let binary = match &options.switchyard_bin {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()?
-            .parent()
-            .context("executable directory")?
-            .join("switchyard"),
-    };
-    anyhow::ensure!(
-        binary.is_file(),
-        "{} not found: cargo build --release --bins",
-        binary.display()
-    );
+    let binary = switchyard_binary(options.switchyard_bin.as_ref())?;
     let owner = Credentials::parse(&options.owner_credentials)?;
     let app = Credentials::parse(&options.app_credentials)?;
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
@@ -171,7 +162,7 @@ fn mib(bytes: u64) -> f64 {
 
 async fn run(
     options: &Options,
-    binary: &PathBuf,
+    binary: &std::path::Path,
     db: &BenchDb,
     prefix: &str,
 ) -> anyhow::Result<Report> {
@@ -212,27 +203,24 @@ async fn run(
     eprintln!("published {} envelopes", envelopes.len());
 
     let graph = FakeGraph::start(SocketAddr::from(([127, 0, 0, 1], 0)), Shutdown::new()).await?;
-    let mut child = KillOnDrop(
-        Command::new(binary)
-            .args(["serve", "--role", "worker"])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .current_dir(std::env::temp_dir())
-            .env("DATABASE_URL", &db.app_url)
-            .env("DATABASE_MAX_CONNECTIONS", options.connections.to_string())
-            .env("AMQP_URL", &options.amqp_url)
-            .env("QUEUE_PREFIX", prefix)
-            .env("QUEUE_PARTITIONS", "8")
-            .env("QUEUE_EXPIRES_SECS", "300")
-            .env("ENCRYPTION_KEYS", &key_spec)
-            .env("WHATSAPP_API_BASE", graph.api_base())
-            .env("WHATSAPP_MESSAGES_PER_SECOND", "1000")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?,
-    );
-    let pid = child.0.id();
+    let mut child = WorkerProcess::spawn(
+        binary,
+        &[
+            ("DATABASE_URL", db.app_url.clone()),
+            ("DATABASE_MAX_CONNECTIONS", options.connections.to_string()),
+            ("AMQP_URL", options.amqp_url.clone()),
+            ("QUEUE_PREFIX", prefix.to_owned()),
+            ("QUEUE_PARTITIONS", "8".into()),
+            ("QUEUE_EXPIRES_SECS", "300".into()),
+            ("ENCRYPTION_KEYS", key_spec.clone()),
+            ("WHATSAPP_API_BASE", graph.api_base()),
+            ("WHATSAPP_MESSAGES_PER_SECOND", "1000".into()),
+            // One tenant's throughput is measured here, not fairness (see bench_fairness).
+            ("TENANT_EVENTS_PER_SECOND", "100000".into()),
+            ("TENANT_EVENTS_BURST", "100000".into()),
+        ],
+    )?;
+    let pid = child.pid();
     let sampler = RssSampler::start(pid, Duration::from_millis(50));
 
     let total = i64::try_from(options.messages)?;
@@ -275,22 +263,6 @@ async fn run(
         rss_samples,
         sent: graph.sent().len(),
     })
-}
-
-/// The worker child, stopped however the run ends.
-struct KillOnDrop(std::process::Child);
-
-impl KillOnDrop {
-    fn stop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
 
 /// Customer `i` of generation `run` (the reference uses new customers).

@@ -202,6 +202,8 @@ impl TestEnv {
                 reply_batch_window_ms: 300,
                 reply_batch_max_ms: 1500,
                 llm_turn_poll_ms: 100,
+                tenant_events_per_second: 1000,
+                tenant_events_burst: 1000,
             },
             google: GoogleConfig {
                 oauth_client_id: Some("test-client.apps.googleusercontent.com".into()),

@@ -6,6 +6,7 @@ mod assistant_tools;
 mod auth;
 mod channels;
 mod contacts;
+mod fairness;
 mod flow_conversations;
 mod flow_states;
 mod flows;

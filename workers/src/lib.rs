@@ -13,10 +13,14 @@
 //! Message flows are walked by the [`engine`]: a pure function from a conversation's place in
 //! a flow and the customer's message to the replies and the next place.
 //!
+//! A tenant's events beyond its fair share are parked and drained round-robin across tenants
+//! ([`fairness`]), so one tenant's flood does not delay the others.
+//!
 //! Workers share nothing but PostgreSQL and the broker, so any number of them can run.
 
 pub mod consumer;
 pub mod engine;
+pub mod fairness;
 pub mod gmail;
 pub mod handlers;
 pub mod llm;

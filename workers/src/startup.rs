@@ -14,6 +14,7 @@ use switchyard_shared::shutdown::Shutdown;
 use crate::consumer::EventProcessor;
 use crate::engine::conversation::Batching;
 use crate::engine::llm_turn::LlmTurnRunner;
+use crate::fairness::{FairShare, ParkedDrain};
 use crate::gmail::GmailApi;
 use crate::gmail::client::GmailClient;
 use crate::gmail::oauth::OAuthClient;
@@ -30,7 +31,12 @@ pub struct Worker {
     /// Present when the platform's Google OAuth client and Gmail topic are configured (the
     /// sync and the replies need only the client).
     watch_renewal: Option<WatchRenewal>,
+    /// Applies events parked over their tenant's fair share.
+    parked: ParkedDrain,
 }
+
+/// Parked events one worker applies at once.
+const PARKED_DRAIN_SLOTS: usize = 16;
 
 impl Worker {
     pub fn new(
@@ -74,6 +80,7 @@ impl Worker {
             .api_key
             .is_some()
             .then(|| Arc::new(GeminiClient::new(reqwest::Client::new(), gemini)));
+        let config_rates = (config.tenant_events_per_second, config.tenant_events_burst);
         let outbox = OutboxDispatcher::new(pool.clone(), secrets, Arc::new(config), gmail.clone())?;
         let llm_turns = LlmTurnRunner::new(
             pool.clone(),
@@ -82,13 +89,22 @@ impl Worker {
             outbox.clone(),
             llm_poll,
         );
-        let processor = Arc::new(EventProcessor::new(pool, outbox.clone(), gmail, batching));
+        let fair_share = FairShare::new(pool.clone(), f64::from(config_rates.0), config_rates.1);
+        let processor = Arc::new(EventProcessor::new(
+            pool.clone(),
+            outbox.clone(),
+            gmail,
+            batching,
+            Some(fair_share),
+        ));
+        let parked = ParkedDrain::new(pool, processor.clone(), queue.clone(), PARKED_DRAIN_SLOTS);
         Ok(Self {
             queue,
             processor,
             outbox,
             llm_turns,
             watch_renewal,
+            parked,
         })
     }
 
@@ -105,12 +121,16 @@ impl Worker {
             tokio::spawn(async move { outbox.run_relay(shutdown).await })
         };
         tokio::spawn(self.llm_turns.run(shutdown.clone()));
+        let parked = tokio::spawn(self.parked.run(shutdown.clone()));
         if let Some(renewal) = self.watch_renewal {
             tokio::spawn(renewal.run(shutdown.clone()));
         }
         let consumed = self.queue.consume(self.processor.clone(), shutdown).await;
         if let Err(e) = relay.await {
             tracing::error!(error = %e, "outbox relay task failed");
+        }
+        if let Err(e) = parked.await {
+            tracing::error!(error = %e, "parked-event drain failed");
         }
         consumed
     }

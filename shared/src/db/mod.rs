@@ -33,6 +33,7 @@ pub mod mailboxes;
 pub mod messages;
 pub mod modules;
 pub mod outbox;
+pub mod parked_events;
 pub mod processed_events;
 pub mod prompts;
 pub mod send_rate;

@@ -131,6 +131,8 @@ mod tests {
             reply_batch_window_ms: 300,
             reply_batch_max_ms: 1500,
             llm_turn_poll_ms: 100,
+            tenant_events_per_second: 50,
+            tenant_events_burst: 100,
         }
     }
 
