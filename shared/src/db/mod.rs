@@ -35,6 +35,7 @@ pub mod modules;
 pub mod outbox;
 pub mod processed_events;
 pub mod prompts;
+pub mod publish_spool;
 pub mod send_rate;
 pub mod tenant_modules;
 pub mod tenants;
