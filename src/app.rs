@@ -37,7 +37,9 @@ pub struct Application {
 
 impl Application {
     /// Connect to the database and the broker, declare the queue topology, and bind the HTTP
-    /// listener (for roles that serve HTTP). Nothing runs until [`Application::run`].
+    /// listener (for roles that serve HTTP). Nothing runs until [`Application::run`]. Neither
+    /// an unreachable database nor an unreachable broker stops the start: both are connected
+    /// on first use, an ingress without its broker spools what it accepts, and `/readyz` tells.
     pub async fn build(settings: &Settings, role: Role) -> anyhow::Result<Self> {
         let secrets = Arc::new(
             SecretBox::from_config(settings.secrets.encryption_keys.expose())

@@ -15,6 +15,8 @@ use switchyard_shared::db::DbError;
 use switchyard_shared::queue::QueueError;
 use switchyard_shared::tenancy::TenancyError;
 
+use crate::publish::PublishError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -153,6 +155,12 @@ impl From<TenancyError> for ApiError {
             TenancyError::Secrets(s) => ApiError::Internal(s.to_string()),
             TenancyError::NoSuchTenant => ApiError::NotFound("no such tenant".into()),
         }
+    }
+}
+
+impl From<PublishError> for ApiError {
+    fn from(e: PublishError) -> Self {
+        ApiError::Unavailable(e.to_string())
     }
 }
 

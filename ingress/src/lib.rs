@@ -6,9 +6,9 @@
 //! 1. **verify** the signature over the raw body bytes ([`verify`]) — nothing is parsed before;
 //! 2. **split** the provider's batch into one envelope per event ([`webhooks`]);
 //! 3. **resolve** each event to its tenant through a bounded in-process cache ([`routing`]);
-//! 4. **publish** the envelopes and wait for the broker's confirms
-//!    ([`switchyard_shared::queue`]); events that match no tenant are recorded as
-//!    unroutable instead.
+//! 4. **publish** the envelopes and wait for the broker's confirms, or store them in the
+//!    publish spool while the broker is unavailable ([`publish`]); events that match no tenant
+//!    are recorded as unroutable instead.
 //!
 //! The same router serves the admin API ([`admin`], authenticated by [`auth`]), the voice
 //! assistant's tool endpoints ([`tools`]) and the health probes ([`health`]).
@@ -21,6 +21,7 @@ pub mod error;
 pub mod google;
 pub mod graph;
 pub mod health;
+pub mod publish;
 pub mod routing;
 pub mod startup;
 pub mod tools;

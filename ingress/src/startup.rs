@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::login_limiter::LoginLimiter;
 use crate::error::ApiError;
+use crate::publish::Publisher;
 use crate::routing::invalidation::RouteCaches;
 use crate::routing::{ChannelRoutes, WhatsAppRoutes};
 use crate::verify::google_oidc::{DEFAULT_MIN_REFRESH_INTERVAL, GoogleKeys, PushAuthPolicy};
@@ -30,6 +31,8 @@ use crate::{admin, health, tools, webhooks};
 pub struct IngressState {
     pub pool: PgPool,
     pub queue: Arc<dyn EventQueue>,
+    /// What webhooks publish through: the broker, or the spool while it is unavailable.
+    pub publisher: Publisher,
     pub secrets: Arc<SecretBox>,
     pub whatsapp_routes: WhatsAppRoutes,
     pub channel_routes: ChannelRoutes,
@@ -96,6 +99,7 @@ impl IngressState {
             config.route_cache_capacity,
         );
         Self {
+            publisher: Publisher::new(queue.clone(), pool.clone()),
             pool,
             queue,
             secrets,
@@ -167,7 +171,8 @@ pub fn router(state: IngressState) -> Router {
         .with_state(state)
 }
 
-/// Serve until `shutdown`, then stop accepting and let in-flight requests finish.
+/// Serve until `shutdown`, then stop accepting and let in-flight requests finish; the spool
+/// relay finishes its batch in flight and stops with it.
 pub async fn serve(
     listener: TcpListener,
     state: IngressState,
@@ -181,9 +186,20 @@ pub async fn serve(
         },
         shutdown.clone(),
     ));
+    // Its own stop, so it also stops when serving fails before shutdown.
+    let relay_stop = shutdown.child();
+    let relay = tokio::spawn(crate::publish::relay::run(
+        state.publisher.clone(),
+        relay_stop.clone(),
+    ));
     let app = router(state);
     tracing::info!(addr = ?listener.local_addr().ok(), "ingress listening");
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.wait().await })
-        .await
+        .await;
+    relay_stop.trigger();
+    if let Err(e) = relay.await {
+        tracing::error!(error = %e, "the spool relay ended abnormally");
+    }
+    served
 }

@@ -12,8 +12,10 @@ async fn healthz_and_readyz_answer_when_everything_is_up() {
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
     let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
     assert_eq!(body["database"], "ok");
     assert_eq!(body["broker"], "ok");
+    assert_eq!(body["spooled"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,8 +29,10 @@ async fn readyz_reports_an_unreachable_database() {
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503);
     let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
     assert_eq!(body["database"], "unavailable");
     assert_eq!(body["broker"], "ok");
+    assert_eq!(body["spooled"], Value::Null);
     // A webhook that cannot be stored is not acknowledged: the provider will retry.
     let response = app
         .post_whatsapp(fixture("whatsapp/inbound_text.json"))

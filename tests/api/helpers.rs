@@ -252,7 +252,19 @@ impl TestEnv {
 
     /// Build and run the application in this environment.
     pub async fn start(&self, role: Role) -> RunningApp {
-        let app = Application::build(&self.settings, role)
+        self.start_with(role, |_| {}).await
+    }
+
+    /// Build and run the application with this environment's settings changed, e.g. its
+    /// broker or database URL pointed at a proxy the test can cut (`proxy.rs`).
+    pub async fn start_with(
+        &self,
+        role: Role,
+        customize: impl FnOnce(&mut Settings),
+    ) -> RunningApp {
+        let mut settings = self.settings.clone();
+        customize(&mut settings);
+        let app = Application::build(&settings, role)
             .await
             .expect("build application");
         let address = app.local_addr().map(|a| format!("http://{a}"));

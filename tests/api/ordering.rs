@@ -13,7 +13,7 @@ use switchyard_shared::queue::partition::partition_of;
 use crate::helpers::*;
 
 /// Bodies of `contact`'s inbound messages, in the order they were stored.
-async fn stored_bodies(app: &TestApp, contact: &str) -> Vec<String> {
+pub async fn stored_bodies(app: &TestApp, contact: &str) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT m.body FROM messages m JOIN contacts c ON c.id = m.contact_id \
          WHERE c.whatsapp_id = $1 AND m.direction = 'inbound' ORDER BY m.created_at, m.id",

@@ -9,7 +9,8 @@
 //! 2. split the batch into one event per message and per status, over all entries and changes
 //!    ([`split`]);
 //! 3. resolve each event's tenant by `metadata.phone_number_id`, cross-checked with the WABA id;
-//! 4. publish the envelopes, wait for every confirm, record the unroutable events, answer 200.
+//! 4. publish the envelopes and wait for every confirm (or spool them while the broker is
+//!    unavailable), record the unroutable events, answer 200.
 //!
 //! An event is accepted for a tenant only if the key that verified the body may speak for that
 //! tenant: the platform's key speaks for everyone; a tenant's own key only for that tenant (a
@@ -31,7 +32,7 @@ use switchyard_shared::payloads::whatsapp::WebhookBody;
 
 pub use split::{SplitEvent, split};
 
-use super::{Unroutable, record_unroutable};
+use super::{Unroutable, publish, record_unroutable};
 use crate::error::ApiError;
 use crate::routing::WhatsAppTenant;
 use crate::startup::IngressState;
@@ -172,11 +173,7 @@ pub async fn receive(
         }
     }
 
-    state.queue.publish(&envelopes).await?;
-    for envelope in &envelopes {
-        tracing::debug!(tenant_id = %envelope.tenant_id, event_id = %envelope.id,
-            channel = %envelope.channel, kind = envelope.kind.as_str(), "published");
-    }
+    publish(&state, &envelopes).await?;
     record_unroutable(&state, "whatsapp", &unroutable).await?;
     Ok(StatusCode::OK)
 }

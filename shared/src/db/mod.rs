@@ -36,6 +36,7 @@ pub mod outbox;
 pub mod parked_events;
 pub mod processed_events;
 pub mod prompts;
+pub mod publish_spool;
 pub mod send_rate;
 pub mod tenant_modules;
 pub mod tenants;

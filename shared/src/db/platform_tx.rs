@@ -1,10 +1,11 @@
 //! A transaction that sees every tenant's rows of the few tables platform operators manage
-//! across tenants (dead letters, replay jobs).
+//! across tenants (dead letters, replay jobs), and of the ingress's publish spool.
 //!
 //! Those tables' policy admits a row when it belongs to `app.tenant_id` *or* the transaction
 //! set `app.scope` to `platform`; [`PlatformTx::begin`] is the only place that sets it. Every
 //! other tenant-owned table ignores `app.scope`, so a platform transaction still sees none of
-//! their rows.
+//! their rows. The publish spool admits rows *only* in the platform scope (see
+//! [`publish_spool`](super::publish_spool)).
 
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 

@@ -1,7 +1,9 @@
 //! The queue between the ingress and the workers, behind one trait.
 //!
 //! The ingress calls [`EventQueue::publish`] and answers the provider only after it returns
-//! `Ok` — every envelope of the request confirmed by the broker. The worker hands an
+//! `Ok` — every envelope of the request confirmed by the broker — or, when it returns
+//! [`QueueError::Unavailable`] or [`QueueError::ConfirmTimeout`], after the envelopes are in
+//! the publish spool in PostgreSQL (the ingress's `publish` module). The worker hands an
 //! [`EventHandler`] to [`EventQueue::consume`]; the backend owns the delivery loop (prefetch,
 //! reconnects, acks) and turns the handler's [`Outcome`] into the broker's verb.
 //!
@@ -101,9 +103,19 @@ pub trait EventQueue: Send + Sync + 'static {
     ) -> Result<(), QueueError>;
 }
 
-/// Connect the configured backend and declare its topology.
+/// The configured backend, connected and with its topology declared if the broker answers now.
+///
+/// A broker that is unreachable at start is not an error: the backend connects on first use
+/// (the next publish, readiness check or consumer attempt), so an ingress starts degraded —
+/// it spools what it accepts meanwhile — instead of not at all.
 pub async fn connect(config: &QueueConfig) -> Result<Arc<dyn EventQueue>, QueueError> {
     match config.backend {
-        QueueBackend::Rabbitmq => Ok(Arc::new(rabbitmq::RabbitMq::connect(config.clone()).await?)),
+        QueueBackend::Rabbitmq => {
+            let queue = rabbitmq::RabbitMq::new(config.clone());
+            if let Err(e) = queue.ready().await {
+                tracing::warn!(error = %e, "broker unreachable at start; connecting on first use");
+            }
+            Ok(Arc::new(queue))
+        }
     }
 }

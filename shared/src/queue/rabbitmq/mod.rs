@@ -27,9 +27,10 @@
 //! few channels shared by all requests: a request publishes its envelopes and awaits only its
 //! own confirms, so concurrent requests never wait for one another.
 //!
-//! The connection is re-established on demand after the broker goes away: publishers get an
-//! error for the request that found it broken (and the next request reconnects); the consumer
-//! loop reconnects with exponential backoff.
+//! The connection is made on demand: a process that starts while the broker is down starts
+//! anyway ([`RabbitMq::new`]) and connects on first use. After the broker goes away, publishers
+//! get an error for the request that found the connection broken (and the next publish
+//! reconnects); the consumer loop reconnects with exponential backoff.
 
 mod consumer;
 mod dead_letters;
@@ -98,15 +99,20 @@ fn unavailable(e: impl std::fmt::Display) -> QueueError {
 }
 
 impl RabbitMq {
-    /// Connect and declare the topology; fails if the broker is unreachable now.
-    pub async fn connect(config: QueueConfig) -> Result<Self, QueueError> {
-        let events_exchange = format!("{}.events", config.prefix).into();
-        let this = Self {
-            events_exchange,
+    /// The backend, not connected yet: the first publish, readiness check or consumer
+    /// connects and declares the topology.
+    pub fn new(config: QueueConfig) -> Self {
+        Self {
+            events_exchange: format!("{}.events", config.prefix).into(),
             config,
             live: RwLock::new(None),
             reconnect: Mutex::new(()),
-        };
+        }
+    }
+
+    /// Connect and declare the topology; fails if the broker is unreachable now.
+    pub async fn connect(config: QueueConfig) -> Result<Self, QueueError> {
+        let this = Self::new(config);
         this.live().await?;
         Ok(this)
     }
@@ -464,7 +470,13 @@ impl EventQueue for RabbitMq {
             .without_max_times()
             .build();
         loop {
-            match self.consume_once(&handler, &shutdown).await {
+            // The publishing connection declares the topology, which the consumer needs: a
+            // worker that started while the broker was down has not declared it yet.
+            let attempt = match self.live().await {
+                Ok(_) => self.consume_once(&handler, &shutdown).await,
+                Err(e) => Err(e),
+            };
+            match attempt {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     let delay = backoff.next().unwrap_or(Duration::from_secs(10));
