@@ -3,6 +3,9 @@
 //! once; an event that recovers on a later tier is applied once; what the broker itself gives
 //! up on is drained into the same dead letters, and unreadable bodies are set aside.
 //!
+//! A database outage is not the event's fault: the worker holds its events until the
+//! database is back, spending no attempt.
+//!
 //! The test harness runs with `RETRY_TIERS=500ms,1s,2s` and one in-place retry.
 
 use std::time::{Duration, Instant};
@@ -16,8 +19,11 @@ use switchyard::app::Role;
 use switchyard::sandbox::google::Endpoint;
 use switchyard_shared::queue::rabbitmq::partition_queue;
 
+use switchyard_shared::secrets::SecretString;
+
 use crate::google::*;
 use crate::helpers::*;
+use crate::proxy::Proxy;
 use crate::published::take_all;
 
 /// The dead letters of the test's database, oldest first.
@@ -247,4 +253,49 @@ async fn publish_raw(app: &TestApp, queue: &str, body: &[u8]) {
         .await
         .expect("confirm");
     let _ = connection.close(200, "done".into()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_holds_events_in_the_broker_without_spending_retries() {
+    let env = TestEnv::new().await;
+    let ingress = env.start(Role::Ingress).await;
+    let (database, database_url) = Proxy::in_front_of(env.settings.database.url.expose());
+    let _worker = env
+        .start_with(Role::Worker, |s| {
+            s.database.url = SecretString::new(database_url);
+        })
+        .await;
+    let app = TestApp {
+        address: ingress.address.clone().expect("ingress address"),
+        env,
+        _running: None,
+    };
+    app.fixture_tenant().await;
+
+    // The worker loses its database for longer than every retry tier together (3.5 s).
+    database.cut();
+    assert_eq!(
+        app.post_whatsapp(fixture("whatsapp/inbound_text.json"))
+            .await
+            .status(),
+        200
+    );
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(app.count("SELECT count(*) FROM messages").await, 0);
+    database.restore();
+
+    eventually(
+        "the held event applied once the database is back",
+        || async {
+            app.count("SELECT count(*) FROM messages WHERE direction = 'inbound'")
+                .await
+                == 1
+        },
+    )
+    .await;
+    assert!(
+        dead_letters(&app).await.is_empty(),
+        "an outage is not the event's fault"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM processed_events").await, 1);
 }
