@@ -1,6 +1,7 @@
 //! Dead letters through the admin API: every list filter and paging, who sees what, inspect,
-//! discard, replay one (the worker applies it; an event already applied is not applied
-//! twice), bulk replays (dry run, rate, cancellation), and the `switchyard dlq` CLI.
+//! discard, replay one (the worker applies it, also one the worker itself gave up on; an event
+//! already applied is not applied twice), bulk replays (dry run, rate, cancellation, a dead
+//! replica's job resumed), and the `switchyard dlq` CLI.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -365,6 +366,41 @@ async fn a_replayed_dead_letter_is_applied_and_discards_and_repeats_are_decided(
             .await,
         1
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_the_worker_recorded_is_applied_when_replayed_once_the_cause_is_gone() {
+    use crate::google::{app_and_google, connected_tenant, push};
+    use switchyard::sandbox::google::Endpoint;
+    let (app, fake) = app_and_google(3600).await;
+    connected_tenant(&app, &fake, None).await;
+    let history = fake.add_fixture_message(crate::google::MAILBOX);
+    // Gmail fails every try of the first delivery and of each retry tier (two tries each).
+    fake.fail_next(Endpoint::Gmail, 8, 503);
+    assert_eq!(push(&app, history, "m-outage").await.status(), 204);
+    eventually("the worker's dead letter", || async {
+        listed(&app, ADMIN_TOKEN, "?error_class=exhausted&channel=email")
+            .await
+            .len()
+            == 1
+    })
+    .await;
+    assert_eq!(fake.pending_failures(Endpoint::Gmail), 0, "Gmail is back");
+    let id = listed(&app, ADMIN_TOKEN, "?channel=email").await.remove(0);
+    let (_, dead) = get(&app, ADMIN_TOKEN, &format!("/api/v1/dead-letters/{id}")).await;
+    assert_eq!(dead["dedup_key"], "pubsub:m-outage");
+    assert_eq!(dead["envelope"]["attempt"], 3);
+
+    let path = format!("/api/v1/dead-letters/{id}/replay");
+    assert_eq!(post(&app, ADMIN_TOKEN, &path, None).await.0, 200);
+    eventually("the email stored", || async {
+        app.count("SELECT count(*) FROM messages WHERE channel = 'email' AND direction = 'inbound'")
+            .await
+            == 1
+    })
+    .await;
+    let (_, replayed) = get(&app, ADMIN_TOKEN, &format!("/api/v1/dead-letters/{id}")).await;
+    assert_eq!(replayed["status"], "replayed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
