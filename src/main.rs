@@ -56,6 +56,9 @@ enum Command {
     /// Manage tenants from the shell.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Dead letters, bulk replays and unroutable events, through the admin API
+    /// (SWITCHYARD_API_URL, SWITCHYARD_API_TOKEN).
+    Dlq(switchyard::dlq::DlqArgs),
     /// Create a platform admin user (who logs in at POST /api/v1/auth/login).
     CreatePlatformAdmin {
         #[arg(long)]
@@ -231,6 +234,7 @@ async fn main() -> anyhow::Result<()> {
             mut settings,
         } => serve(role, sandbox.then_some(sandbox_bind), &mut settings).await?,
         Command::Tenant(command) => tenant(command).await?,
+        Command::Dlq(args) => switchyard::dlq::run(args).await?,
         Command::CreatePlatformAdmin {
             email,
             password,

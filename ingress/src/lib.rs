@@ -11,7 +11,8 @@
 //!    are recorded as unroutable instead.
 //!
 //! The same router serves the admin API ([`admin`], authenticated by [`auth`]), the voice
-//! assistant's tool endpoints ([`tools`]) and the health probes ([`health`]).
+//! assistant's tool endpoints ([`tools`]) and the health probes ([`health`]). In the
+//! background, the [`replayer`] runs the bulk dead-letter replays admins start.
 //! [`startup`] builds the whole application from configuration; `main.rs` of the CLI and the
 //! tests both call it.
 
@@ -22,6 +23,7 @@ pub mod google;
 pub mod graph;
 pub mod health;
 pub mod publish;
+pub mod replayer;
 pub mod routing;
 pub mod startup;
 pub mod tools;

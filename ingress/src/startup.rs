@@ -172,7 +172,7 @@ pub fn router(state: IngressState) -> Router {
 }
 
 /// Serve until `shutdown`, then stop accepting and let in-flight requests finish; the spool
-/// relay finishes its batch in flight and stops with it.
+/// relay finishes its batch in flight and the replayer its batches, and both stop with it.
 pub async fn serve(
     listener: TcpListener,
     state: IngressState,
@@ -186,11 +186,17 @@ pub async fn serve(
         },
         shutdown.clone(),
     ));
-    // Its own stop, so it also stops when serving fails before shutdown.
+    // Their own stops, so they also stop when serving fails before shutdown.
     let relay_stop = shutdown.child();
     let relay = tokio::spawn(crate::publish::relay::run(
         state.publisher.clone(),
         relay_stop.clone(),
+    ));
+    let replayer_stop = shutdown.child();
+    let replayer = tokio::spawn(crate::replayer::run(
+        state.pool.clone(),
+        state.queue.clone(),
+        replayer_stop.clone(),
     ));
     let app = router(state);
     tracing::info!(addr = ?listener.local_addr().ok(), "ingress listening");
@@ -198,8 +204,12 @@ pub async fn serve(
         .with_graceful_shutdown(async move { shutdown.wait().await })
         .await;
     relay_stop.trigger();
+    replayer_stop.trigger();
     if let Err(e) = relay.await {
         tracing::error!(error = %e, "the spool relay ended abnormally");
+    }
+    if let Err(e) = replayer.await {
+        tracing::error!(error = %e, "the replayer ended abnormally");
     }
     served
 }

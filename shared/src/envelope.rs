@@ -16,7 +16,7 @@ pub const ENVELOPE_VERSION: u16 = 1;
 
 /// What happened, independent of the channel (the channel says which provider shape
 /// `payload` has).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// A customer's inbound message.
@@ -35,6 +35,19 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    pub const ALL: [EventKind; 5] = [
+        Self::MessageReceived,
+        Self::MessageStatus,
+        Self::Call,
+        Self::MailboxChanged,
+        Self::Other,
+    ];
+
+    /// The kind named `s` (as [`EventKind::as_str`] writes it).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::MessageReceived => "message_received",
@@ -170,6 +183,15 @@ mod tests {
             Envelope::from_bytes(b"{"),
             Err(EnvelopeError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn kinds_parse_back_from_their_names() {
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        assert_eq!(EventKind::parse("Call"), None);
     }
 
     #[test]

@@ -9,10 +9,10 @@ use switchyard_shared::payloads::pubsub::GmailNotification;
 use crate::helpers::*;
 use crate::published::{spawn_ingress_with, take_published};
 
-const AUDIENCE: &str = "https://ingress.example.test/webhooks/pubsub/gmail";
-const PUSH_ACCOUNT: &str = "pubsub-push@fake-project-123.iam.gserviceaccount.com";
-const MAILBOX: &str = "tenant.inbox@example.com";
-const SUBSCRIPTION: &str = "projects/fake-project-123/subscriptions/gmail-push-ingress";
+pub(crate) const AUDIENCE: &str = "https://ingress.example.test/webhooks/pubsub/gmail";
+pub(crate) const PUSH_ACCOUNT: &str = "pubsub-push@fake-project-123.iam.gserviceaccount.com";
+pub(crate) const MAILBOX: &str = "tenant.inbox@example.com";
+pub(crate) const SUBSCRIPTION: &str = "projects/fake-project-123/subscriptions/gmail-push-ingress";
 
 /// Google's certs endpoint, serving the sandbox key's JWKS.
 async fn jwks_server() -> String {
@@ -34,7 +34,7 @@ async fn jwks_server() -> String {
     format!("http://{address}/oauth2/v3/certs")
 }
 
-async fn gmail_ingress() -> TestApp {
+pub(crate) async fn gmail_ingress() -> TestApp {
     let certs = jwks_server().await;
     spawn_ingress_with(move |s| {
         s.google.certs_url = certs;
@@ -44,7 +44,7 @@ async fn gmail_ingress() -> TestApp {
     .await
 }
 
-async fn connect_mailbox(app: &TestApp) -> String {
+pub(crate) async fn connect_mailbox(app: &TestApp) -> String {
     let (tenant, key) = app.provision("Mail Shop").await;
     let put = app
         .call(
@@ -58,18 +58,22 @@ async fn connect_mailbox(app: &TestApp) -> String {
     tenant
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn notification(history_id: u64) -> GmailNotification {
+pub(crate) fn notification(history_id: u64) -> GmailNotification {
     GmailNotification {
         email_address: MAILBOX.into(),
         history_id,
     }
 }
 
-async fn push(app: &TestApp, authorization: Option<&str>, body: String) -> reqwest::Response {
+pub(crate) async fn push(
+    app: &TestApp,
+    authorization: Option<&str>,
+    body: String,
+) -> reqwest::Response {
     let mut request = app
         .client
         .post(app.url("/webhooks/gmail"))

@@ -18,13 +18,15 @@ use switchyard::sandbox::FakeGraph;
 use switchyard::sandbox::telnyx::FakeTelnyx;
 use switchyard::settings::Settings;
 use switchyard_ingress::verify::meta::sign;
+use switchyard_ingress::webhooks::whatsapp::split;
 use switchyard_shared::config::{
     DatabaseConfig, GeminiConfig, GoogleConfig, IngressConfig, QueueBackend, QueueConfig,
     SecretsConfig, WorkerConfig,
 };
-use switchyard_shared::domain::{ConversationKey, TenantId};
+use switchyard_shared::domain::{Channel, ConversationKey, TenantId};
 use switchyard_shared::envelope::{Envelope, new_traceparent};
 use switchyard_shared::payloads::telnyx::{Routing, Webhook};
+use switchyard_shared::payloads::whatsapp::WebhookBody;
 use switchyard_shared::secrets::{SecretBox, SecretString};
 use switchyard_shared::shutdown::Shutdown;
 use tokio::task::JoinHandle;
@@ -564,6 +566,24 @@ pub fn telnyx_envelope(tenant: TenantId, webhook: &Value) -> Envelope {
         ConversationKey::new(tenant, channel, &contact),
         new_traceparent(),
         webhook.clone(),
+    )
+}
+
+/// The envelope the ingress publishes for a single-event WhatsApp webhook of `tenant` (e.g.
+/// [`inbound_text`]): split as the webhook splits it.
+pub fn whatsapp_envelope(tenant: TenantId, webhook: &Value) -> Envelope {
+    let body: WebhookBody = serde_json::from_value(webhook.clone()).expect("a WhatsApp webhook");
+    let mut events = split(&body).expect("a valid batch");
+    assert_eq!(events.len(), 1, "one event");
+    let event = events.remove(0);
+    Envelope::new(
+        tenant,
+        Channel::Whatsapp,
+        event.kind,
+        event.dedup_key,
+        ConversationKey::new(tenant, Channel::Whatsapp, &event.contact),
+        new_traceparent(),
+        event.payload,
     )
 }
 

@@ -9,11 +9,11 @@ use switchyard_shared::payloads::twilio::FormParams;
 use crate::helpers::*;
 use crate::published::{spawn_ingress_with, take_published};
 
-const PUBLIC_BASE: &str = "https://hooks.example.test";
-const AUTH_TOKEN: &str = "twilio-auth-token-of-the-tenant";
-const OUR_NUMBER: &str = "+15550003333";
+pub(crate) const PUBLIC_BASE: &str = "https://hooks.example.test";
+pub(crate) const AUTH_TOKEN: &str = "twilio-auth-token-of-the-tenant";
+pub(crate) const OUR_NUMBER: &str = "+15550003333";
 
-fn inbound(to: &str, sid: &str) -> FormParams {
+pub(crate) fn inbound(to: &str, sid: &str) -> FormParams {
     FormParams::from_pairs(
         [
             ("MessageSid", sid),
@@ -27,7 +27,11 @@ fn inbound(to: &str, sid: &str) -> FormParams {
     )
 }
 
-async fn post_form(app: &TestApp, body: String, signature: Option<&str>) -> reqwest::Response {
+pub(crate) async fn post_form(
+    app: &TestApp,
+    body: String,
+    signature: Option<&str>,
+) -> reqwest::Response {
     let mut request = app
         .client
         .post(app.url("/webhooks/twilio/sms"))
@@ -43,7 +47,7 @@ async fn ingress() -> TestApp {
     spawn_ingress_with(|s| s.ingress.public_base_url = Some(PUBLIC_BASE.into())).await
 }
 
-async fn tenant_on_twilio(app: &TestApp) -> String {
+pub(crate) async fn tenant_on_twilio(app: &TestApp) -> String {
     let (tenant, key) = app.provision("Legacy Twilio").await;
     let put = app
         .call(

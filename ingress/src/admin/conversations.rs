@@ -3,56 +3,20 @@
 
 use axum::Json;
 use axum::extract::State;
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use switchyard_shared::db::TenantTx;
 use switchyard_shared::db::conversations::{self, Conversation, ConversationFilter};
 use switchyard_shared::db::messages::{self, MessageFilter, MessageRecord};
 use switchyard_shared::domain::Channel;
 use utoipa::IntoParams;
-use uuid::Uuid;
 
 use super::QueryParams;
 use super::pagination::{self, Page};
 use super::schema::{ConversationStatus, Direction, MessageStatus};
-use super::validate::Fields;
+use super::validate::{Fields, channel, id, one_of, time};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::startup::IngressState;
-
-fn one_of(fields: &mut Fields, name: &str, raw: Option<&str>, allowed: &[&str]) -> Option<String> {
-    let raw = raw?;
-    if allowed.contains(&raw) {
-        Some(raw.to_owned())
-    } else {
-        fields.check::<(), _>(name, Err(format!("must be one of {}", allowed.join(", "))));
-        None
-    }
-}
-
-fn time(fields: &mut Fields, name: &str, raw: Option<&str>) -> Option<DateTime<Utc>> {
-    raw.and_then(|raw| {
-        fields.check(
-            name,
-            DateTime::parse_from_rfc3339(raw)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| "must be an RFC 3339 time, e.g. 2026-01-01T00:00:00Z"),
-        )
-    })
-}
-
-fn id(fields: &mut Fields, name: &str, raw: Option<&str>) -> Option<Uuid> {
-    raw.and_then(|raw| fields.check(name, raw.parse::<Uuid>().map_err(|_| "must be an id")))
-}
-
-fn channel(fields: &mut Fields, raw: Option<&str>) -> Option<Channel> {
-    raw.and_then(|raw| {
-        fields.check(
-            "channel",
-            Channel::parse(raw).map_err(|_| "must be whatsapp, sms, voice or email"),
-        )
-    })
-}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

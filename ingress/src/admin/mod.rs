@@ -14,6 +14,7 @@ mod channel_fields;
 mod channels;
 mod contacts;
 mod conversations;
+mod dead_letters;
 mod embedded_signup;
 mod extract;
 mod flows;
@@ -23,9 +24,11 @@ mod modules;
 pub mod openapi;
 mod pagination;
 mod prompts;
+mod replays;
 mod schema;
 mod session;
 mod tenants;
+mod unroutable;
 mod users;
 mod validate;
 mod vault;
@@ -119,4 +122,15 @@ fn routes() -> OpenApiRouter<IngressState> {
         .routes(routes!(flows::create))
         .routes(routes!(flows::read, flows::update, flows::delete))
         .routes(routes!(flows::replace_steps))
+        // Dead letters, their bulk replays, and unroutable events.
+        .routes(routes!(dead_letters::list))
+        .routes(routes!(dead_letters::read))
+        .routes(routes!(dead_letters::replay))
+        .routes(routes!(dead_letters::discard))
+        .routes(routes!(replays::create, replays::list))
+        .routes(routes!(replays::read))
+        .routes(routes!(replays::cancel))
+        .routes(routes!(unroutable::list))
+        .routes(routes!(unroutable::replay))
+        .routes(routes!(unroutable::replay_bulk))
 }

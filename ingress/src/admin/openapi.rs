@@ -30,8 +30,8 @@ use crate::error::ErrorBody;
 #[openapi(
     info(
         title = "Switchyard admin API",
-        description = "Tenants, users, API keys, channel credentials, contacts, conversations \
-            and the audit log of a Switchyard deployment. Every call carries \
+        description = "Tenants, users, API keys, channel credentials, contacts, conversations, \
+            dead letters and the audit log of a Switchyard deployment. Every call carries \
             `Authorization: Bearer <credential>`: the platform's `ADMIN_TOKEN`, a login JWT, \
             or a tenant API key (`sk_live_…`). Platform admins act on a tenant by naming it \
             in `X-Tenant-Id`. Errors always have the `ErrorBody` shape.",
@@ -50,6 +50,10 @@ use crate::error::ErrorBody;
         (name = "prompts", description = "Prompt bundles: the global one and a tenant's own"),
         (name = "llm", description = "A tenant's LLM settings and token use"),
         (name = "flows", description = "Modules and message flows: what the automation says"),
+        (name = "dead-letters", description = "Events the workers gave up on: list, inspect, \
+            replay (one, or in bulk by filter with a dry run), discard"),
+        (name = "unroutable", description = "Verified events no tenant took, replayed once \
+            the tenant is configured (platform admins)"),
         (name = "platform", description = "Platform-wide statistics and the audit log"),
     ),
 )]

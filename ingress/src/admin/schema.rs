@@ -61,3 +61,32 @@ pub enum LeadStatus {
     Won,
     Lost,
 }
+
+/// Which dead letters a list shows, by status (`all`: any).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum DeadLetterStatusFilter {
+    Dead,
+    Replayed,
+    Discarded,
+    All,
+}
+
+/// Which unroutable events a list shows.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum UnroutableState {
+    Pending,
+    Replayed,
+    All,
+}
+
+/// A webhook provider.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum Provider {
+    Whatsapp,
+    Telnyx,
+    Twilio,
+    Gmail,
+}

@@ -2,6 +2,10 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
+use switchyard_shared::domain::Channel;
+use uuid::Uuid;
+
 use crate::error::ApiError;
 
 #[derive(Default)]
@@ -28,6 +32,49 @@ impl Fields {
             Err(ApiError::Validation(self.errors))
         }
     }
+}
+
+/// Optional query or body text that must be one of `allowed`.
+pub fn one_of(
+    fields: &mut Fields,
+    name: &str,
+    raw: Option<&str>,
+    allowed: &[&str],
+) -> Option<String> {
+    let raw = raw?;
+    if allowed.contains(&raw) {
+        Some(raw.to_owned())
+    } else {
+        fields.check::<(), _>(name, Err(format!("must be one of {}", allowed.join(", "))));
+        None
+    }
+}
+
+/// An optional RFC 3339 time.
+pub fn time(fields: &mut Fields, name: &str, raw: Option<&str>) -> Option<DateTime<Utc>> {
+    raw.and_then(|raw| {
+        fields.check(
+            name,
+            DateTime::parse_from_rfc3339(raw)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| "must be an RFC 3339 time, e.g. 2026-01-01T00:00:00Z"),
+        )
+    })
+}
+
+/// An optional id.
+pub fn id(fields: &mut Fields, name: &str, raw: Option<&str>) -> Option<Uuid> {
+    raw.and_then(|raw| fields.check(name, raw.parse::<Uuid>().map_err(|_| "must be an id")))
+}
+
+/// An optional `channel`.
+pub fn channel(fields: &mut Fields, raw: Option<&str>) -> Option<Channel> {
+    raw.and_then(|raw| {
+        fields.check(
+            "channel",
+            Channel::parse(raw).map_err(|_| "must be whatsapp, sms, voice or email"),
+        )
+    })
 }
 
 /// A plausible email address, trimmed: one `@`, a dotted domain, no spaces, at most 254.

@@ -13,12 +13,21 @@ use std::time::Duration;
 use sqlx::PgPool;
 use switchyard_shared::db::channel_configs::{self, ChannelConfigRow};
 use switchyard_shared::db::{DbError, TenantTx};
-use switchyard_shared::domain::{Channel, TenantId};
+use switchyard_shared::domain::{Channel, E164Number, TenantId};
 use switchyard_shared::secrets::{SecretBox, SecretString};
 use switchyard_shared::tenancy::channel_secrets_context;
 
 use super::cache::{Entry, RouteCache};
 use crate::verify::telnyx::TelnyxPublicKey;
+
+/// The routing key of one of our phone numbers, as the SMS and voice configs claim it:
+/// `phone:` and the number in E.164 (or as given, when it is not a number).
+pub fn phone_key(number: &str) -> String {
+    let normalized = E164Number::parse(number)
+        .map(|n| n.as_str().to_owned())
+        .unwrap_or_else(|_| number.to_owned());
+    format!("phone:{normalized}")
+}
 
 /// The tenant behind a routing key.
 #[derive(Debug, Clone)]

@@ -12,5 +12,5 @@ mod channels;
 pub mod invalidation;
 mod whatsapp;
 
-pub use channels::{ChannelRoutes, ChannelTenant};
+pub use channels::{ChannelRoutes, ChannelTenant, phone_key};
 pub use whatsapp::{WhatsAppRoutes, WhatsAppTenant};

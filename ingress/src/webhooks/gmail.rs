@@ -17,10 +17,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use bytes::Bytes;
 use chrono::Utc;
 use serde_json::json;
-use switchyard_shared::domain::{Channel, ConversationKey};
+use switchyard_shared::domain::{Channel, ConversationKey, DedupKey};
 use switchyard_shared::envelope::{Envelope, EventKind, new_traceparent};
-use switchyard_shared::payloads::pubsub::PushMessage;
+use switchyard_shared::payloads::pubsub::{PushMessage, message_dedup_key};
 
+use super::stored::{self, Routed};
 use super::{Unroutable, publish_one, record_unroutable};
 use crate::error::ApiError;
 use crate::startup::IngressState;
@@ -61,6 +62,39 @@ pub async fn receive(
         "history_id": notification.history_id,
         "publish_time": push.publish_time(),
     });
+    match route(&state, &address, push.dedup_key().clone(), payload).await? {
+        Routed::Tenant(envelope) => publish_one(&state, envelope).await?,
+        Routed::Unroutable(event) => record_unroutable(&state, "gmail", &[event]).await?,
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Route a stored (unroutable) notification again; see [`stored`]. The payload is the one
+/// [`receive`] built.
+pub async fn route_stored(
+    state: &IngressState,
+    payload: &serde_json::Value,
+) -> Result<Routed, ApiError> {
+    let text = |field: &str| payload.get(field).and_then(serde_json::Value::as_str);
+    let dedup_key = text("message_id").and_then(|id| message_dedup_key(id).ok());
+    let (Some(dedup_key), Some(address)) = (dedup_key, text("email_address")) else {
+        return Ok(stored::unreadable(
+            payload,
+            None,
+            "not a Gmail notification",
+        ));
+    };
+    route(state, address, dedup_key, payload.clone()).await
+}
+
+/// Where a notification for mailbox `address` goes: an envelope for the tenant that connected
+/// it, or unroutable with the reason.
+async fn route(
+    state: &IngressState,
+    address: &str,
+    dedup_key: DedupKey,
+    payload: serde_json::Value,
+) -> Result<Routed, ApiError> {
     let key = format!("email:{address}");
     let tenant = state
         .channel_routes
@@ -71,27 +105,22 @@ pub async fn receive(
         None => Some("no tenant has connected this mailbox"),
         Some(t) => t.refusal(Channel::Email),
     };
-    match (tenant, refusal) {
-        (Some(tenant), None) => {
-            let envelope = Envelope::new(
-                tenant.tenant_id,
-                Channel::Email,
-                EventKind::MailboxChanged,
-                push.dedup_key().clone(),
-                ConversationKey::new(tenant.tenant_id, Channel::Email, &address),
-                new_traceparent(),
-                payload,
-            );
-            publish_one(&state, envelope).await?;
-        }
-        (_, reason) => {
-            let unroutable = Unroutable {
-                routing_key: key,
-                reason: reason.unwrap_or("no tenant has connected this mailbox"),
-                payload,
-            };
-            record_unroutable(&state, "gmail", &[unroutable]).await?;
-        }
-    }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(match (tenant, refusal) {
+        (Some(tenant), None) => Routed::Tenant(Envelope::new(
+            tenant.tenant_id,
+            Channel::Email,
+            EventKind::MailboxChanged,
+            dedup_key,
+            ConversationKey::new(tenant.tenant_id, Channel::Email, address),
+            new_traceparent(),
+            payload,
+        )),
+        (_, reason) => Routed::Unroutable(Unroutable {
+            routing_key: key,
+            reason: reason.unwrap_or("no tenant has connected this mailbox"),
+            payload,
+            // Google's push token vouches for every notification, not a tenant's key.
+            signer: None,
+        }),
+    })
 }

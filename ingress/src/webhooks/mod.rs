@@ -1,14 +1,17 @@
 //! Webhook endpoints, one file per provider ([`whatsapp`], [`telnyx`], [`twilio`], [`gmail`]), each with
 //! the same steps: verify the raw body, split it into events, route each to its tenant, publish
 //! (or record as unroutable), answer. Every one publishes through [`publish`], so what "accepted"
-//! means (confirmed by the broker, or stored in the spool) is decided in one place.
+//! means (confirmed by the broker, or stored in the spool) is decided in one place. [`stored`]
+//! routes a recorded unroutable event again, with each provider's own routing (`route_stored`).
 
 pub mod gmail;
+pub mod stored;
 pub mod telnyx;
 pub mod twilio;
 pub mod whatsapp;
 
 use switchyard_shared::db::unroutable::{self, NewUnroutable};
+use switchyard_shared::domain::TenantId;
 use switchyard_shared::envelope::Envelope;
 
 use crate::error::ApiError;
@@ -21,6 +24,9 @@ pub struct Unroutable {
     pub routing_key: String,
     pub reason: &'static str,
     pub payload: serde_json::Value,
+    /// The tenant whose own key verified it (`None`: the platform's key or the provider's
+    /// token); a replay may route it to that tenant only.
+    pub signer: Option<TenantId>,
 }
 
 /// Make a request's events durable before it is answered: published with the broker's
@@ -63,6 +69,7 @@ pub async fn record_unroutable(
                 routing_key: &event.routing_key,
                 reason: event.reason,
                 payload: &event.payload,
+                signer: event.signer,
             },
         )
         .await?;

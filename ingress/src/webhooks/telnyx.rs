@@ -19,25 +19,18 @@ use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use chrono::Utc;
 use std::sync::Arc;
-use switchyard_shared::domain::{Channel, ConversationKey, E164Number};
+use switchyard_shared::domain::{Channel, ConversationKey, TenantId};
 use switchyard_shared::envelope::{Envelope, new_traceparent};
 use switchyard_shared::payloads::telnyx::{Event, Routing, Webhook};
 
+use super::stored::{self, FOREIGN_SIGNER, Routed};
 use super::{Unroutable, publish_one, record_unroutable};
 use crate::error::ApiError;
-use crate::routing::ChannelTenant;
+use crate::routing::{ChannelTenant, phone_key};
 use crate::startup::IngressState;
 use crate::verify::telnyx::{
     SIGNATURE_HEADER, TIMESTAMP_HEADER, TelnyxSignature, TelnyxSignatureError,
 };
-
-/// The routing key of a phone number, as the channel configs store it.
-fn phone_key(number: &str) -> String {
-    let normalized = E164Number::parse(number)
-        .map(|n| n.as_str().to_owned())
-        .unwrap_or_else(|_| number.to_owned());
-    format!("phone:{normalized}")
-}
 
 /// The tenant an event belongs to, and under which key it was found.
 struct Resolved {
@@ -124,29 +117,77 @@ pub async fn receive(
         }
     }
 
+    let payload: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    let signer = if by_platform {
+        None
+    } else {
+        tenant.map(|t| t.tenant_id)
+    };
+    match route(&webhook, routing.as_ref(), resolved, payload, signer) {
+        Routed::Tenant(envelope) => publish_one(&state, envelope).await?,
+        Routed::Unroutable(event) => record_unroutable(&state, "telnyx", &[event]).await?,
+    }
+    Ok(StatusCode::OK)
+}
+
+/// Route a stored (unroutable) Telnyx event again; see [`stored`].
+pub async fn route_stored(
+    state: &IngressState,
+    payload: &serde_json::Value,
+    signer: Option<TenantId>,
+) -> Result<Routed, ApiError> {
+    let unreadable = || stored::unreadable(payload, signer, "not a Telnyx webhook");
+    let body = serde_json::to_vec(payload).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let Ok(webhook) = Webhook::parse(&body) else {
+        return Ok(unreadable());
+    };
+    let Ok(routing) = webhook.routing() else {
+        return Ok(unreadable());
+    };
+    let resolved = match &routing {
+        Some(routing) => Some(resolve(state, routing).await?),
+        None => None,
+    };
+    Ok(route(
+        &webhook,
+        routing.as_ref(),
+        resolved,
+        payload.clone(),
+        signer,
+    ))
+}
+
+/// Where a verified event goes: an envelope for the tenant `resolved` names, or unroutable
+/// with the reason. `signer` is the tenant whose own key verified it (`None`: the platform's).
+fn route(
+    webhook: &Webhook<'_>,
+    routing: Option<&Routing>,
+    resolved: Option<Resolved>,
+    payload: serde_json::Value,
+    signer: Option<TenantId>,
+) -> Routed {
+    let tenant = resolved.as_ref().and_then(|r| r.tenant.as_ref());
     let channel = webhook.event_type().channel();
     let refusal = match (tenant, channel) {
         (_, None) => Some("event type is neither messaging nor voice"),
         (None, Some(Channel::Voice)) => Some("no tenant has this connection or number"),
         (None, _) => Some("no tenant has this number"),
+        (Some(t), _) if signer.is_some_and(|s| s != t.tenant_id) => Some(FOREIGN_SIGNER),
         (Some(t), Some(channel)) => t.refusal(channel),
     };
-    let payload: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     let (Some(tenant), Some(channel), None) = (tenant, channel, refusal) else {
-        let unroutable = Unroutable {
+        return Routed::Unroutable(Unroutable {
             routing_key: resolved
                 .map(|r| r.key)
                 .unwrap_or_else(|| format!("telnyx-event:{}", webhook.event_type())),
             reason: refusal.unwrap_or("no tenant"),
             payload,
-        };
-        record_unroutable(&state, "telnyx", &[unroutable]).await?;
-        return Ok(StatusCode::OK);
+            signer,
+        });
     };
-
-    let contact = conversation_contact(&webhook, routing.as_ref(), tenant);
-    let envelope = Envelope::new(
+    let contact = conversation_contact(webhook, routing, tenant);
+    Routed::Tenant(Envelope::new(
         tenant.tenant_id,
         channel,
         webhook.envelope_kind(),
@@ -154,9 +195,7 @@ pub async fn receive(
         ConversationKey::new(tenant.tenant_id, channel, &contact),
         new_traceparent(),
         payload,
-    );
-    publish_one(&state, envelope).await?;
-    Ok(StatusCode::OK)
+    ))
 }
 
 /// Whose conversation the event belongs to: the customer's number. A call event that does not

@@ -19,12 +19,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use switchyard_shared::domain::{Channel, ConversationKey, E164Number};
+use switchyard_shared::domain::{Channel, ConversationKey, TenantId};
 use switchyard_shared::envelope::{Envelope, EventKind, new_traceparent};
 use switchyard_shared::payloads::twilio::{FormParams, InboundSms};
 
+use super::stored::{self, FOREIGN_SIGNER, Routed};
 use super::{Unroutable, publish_one, record_unroutable};
 use crate::error::ApiError;
+use crate::routing::{ChannelTenant, phone_key};
 use crate::startup::IngressState;
 use crate::verify::twilio::{self, SIGNATURE_HEADER};
 
@@ -68,17 +70,8 @@ pub async fn receive_sms(
     let refused = |e: twilio::TwilioSignatureError| ApiError::Unauthorized(e.to_string());
 
     let to = params.single("To").ok().flatten().unwrap_or_default();
-    let key = format!(
-        "phone:{}",
-        E164Number::parse(to)
-            .map(|n| n.as_str().to_owned())
-            .unwrap_or_else(|_| to.to_owned())
-    );
-    let tenant = state
-        .channel_routes
-        .resolve(&key)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("tenant lookup: {e}")))?;
+    let key = phone_key(to);
+    let tenant = resolve(&state, &key).await?;
 
     let by_platform = state
         .config
@@ -99,31 +92,14 @@ pub async fn receive_sms(
     }
 
     let sms = InboundSms::from_params(params).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let refusal = match &tenant {
-        None => Some("no tenant has this number"),
-        Some(t) => t.refusal(Channel::Sms),
+    let signer = if by_platform {
+        None
+    } else {
+        tenant.as_ref().map(|t| t.tenant_id)
     };
-    match (tenant, refusal) {
-        (Some(tenant), None) => {
-            let envelope = Envelope::new(
-                tenant.tenant_id,
-                Channel::Sms,
-                EventKind::MessageReceived,
-                sms.dedup_key().clone(),
-                ConversationKey::new(tenant.tenant_id, Channel::Sms, &sms.from),
-                new_traceparent(),
-                sms.envelope_payload(),
-            );
-            publish_one(&state, envelope).await?;
-        }
-        (_, reason) => {
-            let unroutable = Unroutable {
-                routing_key: key,
-                reason: reason.unwrap_or("no tenant has this number"),
-                payload: sms.envelope_payload(),
-            };
-            record_unroutable(&state, "twilio", &[unroutable]).await?;
-        }
+    match route(tenant.as_deref(), key, &sms, signer) {
+        Routed::Tenant(envelope) => publish_one(&state, envelope).await?,
+        Routed::Unroutable(event) => record_unroutable(&state, "twilio", &[event]).await?,
     }
     Ok((
         StatusCode::OK,
@@ -131,4 +107,61 @@ pub async fn receive_sms(
         EMPTY_TWIML,
     )
         .into_response())
+}
+
+async fn resolve(
+    state: &IngressState,
+    key: &str,
+) -> Result<Option<std::sync::Arc<ChannelTenant>>, ApiError> {
+    state
+        .channel_routes
+        .resolve(key)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("tenant lookup: {e}")))
+}
+
+/// Route a stored (unroutable) Twilio message again; see [`stored`].
+pub async fn route_stored(
+    state: &IngressState,
+    payload: &serde_json::Value,
+    signer: Option<TenantId>,
+) -> Result<Routed, ApiError> {
+    let Ok(sms) = InboundSms::from_envelope_payload(payload) else {
+        return Ok(stored::unreadable(payload, signer, "not a Twilio message"));
+    };
+    let key = phone_key(&sms.to);
+    let tenant = resolve(state, &key).await?;
+    Ok(route(tenant.as_deref(), key, &sms, signer))
+}
+
+/// Where a verified message goes: an envelope for `tenant`, the owner of our number `key`, or
+/// unroutable with the reason. `signer` is the tenant whose own auth token verified it.
+fn route(
+    tenant: Option<&ChannelTenant>,
+    key: String,
+    sms: &InboundSms,
+    signer: Option<TenantId>,
+) -> Routed {
+    let refusal = match tenant {
+        None => Some("no tenant has this number"),
+        Some(t) if signer.is_some_and(|s| s != t.tenant_id) => Some(FOREIGN_SIGNER),
+        Some(t) => t.refusal(Channel::Sms),
+    };
+    match (tenant, refusal) {
+        (Some(tenant), None) => Routed::Tenant(Envelope::new(
+            tenant.tenant_id,
+            Channel::Sms,
+            EventKind::MessageReceived,
+            sms.dedup_key().clone(),
+            ConversationKey::new(tenant.tenant_id, Channel::Sms, &sms.from),
+            new_traceparent(),
+            sms.envelope_payload(),
+        )),
+        (_, reason) => Routed::Unroutable(Unroutable {
+            routing_key: key,
+            reason: reason.unwrap_or("no tenant has this number"),
+            payload: sms.envelope_payload(),
+            signer,
+        }),
+    }
 }

@@ -25,6 +25,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use switchyard_shared::domain::{Channel, ConversationKey, PhoneNumberId, TenantId};
 use switchyard_shared::envelope::{Envelope, new_traceparent};
@@ -32,6 +33,7 @@ use switchyard_shared::payloads::whatsapp::WebhookBody;
 
 pub use split::{SplitEvent, split};
 
+use super::stored::{self, Routed};
 use super::{Unroutable, publish, record_unroutable};
 use crate::error::ApiError;
 use crate::routing::WhatsAppTenant;
@@ -131,51 +133,91 @@ pub async fn receive(
     let mut envelopes = Vec::with_capacity(events.len());
     let mut unroutable = Vec::new();
     for event in events {
-        let route = event
-            .phone_number_id
-            .as_deref()
-            .and_then(|key| routes.get(key))
-            .and_then(Option::as_ref);
-        let refused = match route {
-            None if event.phone_number_id.is_none() => {
-                Some("the notification names no phone_number_id (account-level)")
-            }
-            None => Some("no tenant has this phone_number_id"),
-            Some(t) if t.route.waba_id != event.waba_id => {
-                Some("WABA id does not match the tenant's configuration")
-            }
-            Some(t) if !signer.speaks_for(t.tenant_id()) => {
-                Some("signed with an app secret that does not belong to this tenant")
-            }
-            Some(t) if !t.route.is_active => Some("the tenant's WhatsApp channel is inactive"),
-            Some(_) => None,
-        };
-        match (refused, route) {
-            (None, Some(tenant)) => {
-                let tenant_id = tenant.tenant_id();
-                envelopes.push(Envelope::new(
-                    tenant_id,
-                    Channel::Whatsapp,
-                    event.kind,
-                    event.dedup_key,
-                    ConversationKey::new(tenant_id, Channel::Whatsapp, &event.contact),
-                    traceparent.clone(),
-                    event.payload,
-                ));
-            }
-            (reason, _) => unroutable.push(Unroutable {
-                routing_key: event
-                    .phone_number_id
-                    .unwrap_or_else(|| format!("waba:{}", event.waba_id)),
-                reason: reason.unwrap_or("no tenant has this phone_number_id"),
-                payload: event.payload,
-            }),
+        match route(event, &routes, signer, &traceparent) {
+            Routed::Tenant(envelope) => envelopes.push(envelope),
+            Routed::Unroutable(event) => unroutable.push(event),
         }
     }
 
     publish(&state, &envelopes).await?;
     record_unroutable(&state, "whatsapp", &unroutable).await?;
     Ok(StatusCode::OK)
+}
+
+/// Route a stored (unroutable) event again; see [`stored`]. The payload is a single-event
+/// webhook body, as [`split`] made it.
+pub async fn route_stored(
+    state: &IngressState,
+    payload: &serde_json::Value,
+    signer: Option<TenantId>,
+) -> Result<Routed, ApiError> {
+    let unreadable = || stored::unreadable(payload, signer, "not a WhatsApp event");
+    let Ok(webhook) = WebhookBody::deserialize(payload) else {
+        return Ok(unreadable());
+    };
+    let Ok(mut events) = split(&webhook) else {
+        return Ok(unreadable());
+    };
+    let (Some(event), None) = (events.pop(), events.pop()) else {
+        return Ok(unreadable());
+    };
+    let routes = resolve_all(state, std::slice::from_ref(&event)).await?;
+    let signer = signer.map_or(Signer::Platform, Signer::Tenant);
+    Ok(route(event, &routes, signer, &new_traceparent()))
+}
+
+/// Where one event of a verified batch goes: an envelope for the tenant that owns its
+/// `phone_number_id` (found in `routes`), or unroutable with the reason.
+fn route(
+    event: SplitEvent,
+    routes: &HashMap<String, Option<Arc<WhatsAppTenant>>>,
+    signer: Signer,
+    traceparent: &str,
+) -> Routed {
+    let route = event
+        .phone_number_id
+        .as_deref()
+        .and_then(|key| routes.get(key))
+        .and_then(Option::as_ref);
+    let refused = match route {
+        None if event.phone_number_id.is_none() => {
+            Some("the notification names no phone_number_id (account-level)")
+        }
+        None => Some("no tenant has this phone_number_id"),
+        Some(t) if t.route.waba_id != event.waba_id => {
+            Some("WABA id does not match the tenant's configuration")
+        }
+        Some(t) if !signer.speaks_for(t.tenant_id()) => {
+            Some("signed with an app secret that does not belong to this tenant")
+        }
+        Some(t) if !t.route.is_active => Some("the tenant's WhatsApp channel is inactive"),
+        Some(_) => None,
+    };
+    match (refused, route) {
+        (None, Some(tenant)) => {
+            let tenant_id = tenant.tenant_id();
+            Routed::Tenant(Envelope::new(
+                tenant_id,
+                Channel::Whatsapp,
+                event.kind,
+                event.dedup_key,
+                ConversationKey::new(tenant_id, Channel::Whatsapp, &event.contact),
+                traceparent.to_owned(),
+                event.payload,
+            ))
+        }
+        (reason, _) => Routed::Unroutable(Unroutable {
+            routing_key: event
+                .phone_number_id
+                .unwrap_or_else(|| format!("waba:{}", event.waba_id)),
+            reason: reason.unwrap_or("no tenant has this phone_number_id"),
+            payload: event.payload,
+            signer: match signer {
+                Signer::Platform => None,
+                Signer::Tenant(tenant) => Some(tenant),
+            },
+        }),
+    }
 }
 
 /// Resolve every distinct, well-formed `phone_number_id` of the batch once.

@@ -214,13 +214,7 @@ pub async fn list(
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<Contact>, DbError> {
-    let pattern = search.map(|s| {
-        let escaped = s
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("%{escaped}%")
-    });
+    let pattern = search.map(super::contains_pattern);
     Ok(sqlx::query_as(concat!(
         "SELECT ",
         contact_columns!(),

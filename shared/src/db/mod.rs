@@ -37,6 +37,7 @@ pub mod parked_events;
 pub mod processed_events;
 pub mod prompts;
 pub mod publish_spool;
+pub mod replay_jobs;
 pub mod send_rate;
 pub mod tenant_modules;
 pub mod tenants;
@@ -51,7 +52,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 pub use error::DbError;
-pub use platform_tx::{PlatformTx, ScopedTx};
+pub use platform_tx::{PlatformTx, ScopeTx, ScopedTx};
 pub use tenant_tx::TenantTx;
 
 use crate::config::DatabaseConfig;
@@ -79,8 +80,28 @@ pub async fn migrate(owner_url: &str) -> Result<(), DbError> {
     Ok(())
 }
 
+/// An `ILIKE` pattern matching text that contains `text` literally: `\`, `%` and `_` are
+/// escaped (with PostgreSQL's default escape character, the backslash), so a search for `50%`
+/// finds "50%" and not "500".
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 /// `SELECT 1`, for readiness checks.
 pub async fn ping(pool: &PgPool) -> Result<(), DbError> {
     sqlx::query("SELECT 1").execute(pool).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn contains_patterns_take_wildcards_literally() {
+        assert_eq!(super::contains_pattern("timeout"), "%timeout%");
+        assert_eq!(super::contains_pattern("50%_a\\b"), r"%50\%\_a\\b%");
+    }
 }

@@ -6,10 +6,14 @@
 //! other tenant-owned table ignores `app.scope`, so a platform transaction still sees none of
 //! their rows. The publish spool admits rows *only* in the platform scope (see
 //! [`publish_spool`](super::publish_spool)).
+//!
+//! [`ScopeTx`] is either kind, chosen at run time: what an admin request that may come from a
+//! tenant admin or a platform admin begins.
 
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use super::{DbError, TenantTx};
+use crate::domain::TenantId;
 
 pub struct PlatformTx {
     tx: Transaction<'static, Postgres>,
@@ -48,5 +52,37 @@ impl ScopedTx for PlatformTx {
 impl ScopedTx for TenantTx {
     fn conn(&mut self) -> &mut PgConnection {
         TenantTx::conn(self)
+    }
+}
+
+/// A tenant's or the platform's transaction, whichever the caller may act in.
+pub enum ScopeTx {
+    Tenant(TenantTx),
+    Platform(PlatformTx),
+}
+
+impl ScopeTx {
+    /// A tenant transaction for `Some(tenant)`, a platform one for `None`.
+    pub async fn begin(pool: &PgPool, tenant: Option<TenantId>) -> Result<Self, DbError> {
+        Ok(match tenant {
+            Some(tenant) => Self::Tenant(TenantTx::begin(pool, tenant).await?),
+            None => Self::Platform(PlatformTx::begin(pool).await?),
+        })
+    }
+
+    pub async fn commit(self) -> Result<(), DbError> {
+        match self {
+            Self::Tenant(tx) => tx.commit().await,
+            Self::Platform(tx) => tx.commit().await,
+        }
+    }
+}
+
+impl ScopedTx for ScopeTx {
+    fn conn(&mut self) -> &mut PgConnection {
+        match self {
+            Self::Tenant(tx) => tx.conn(),
+            Self::Platform(tx) => tx.conn(),
+        }
     }
 }

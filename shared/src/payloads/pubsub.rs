@@ -31,7 +31,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::DedupKey;
+use crate::domain::{DedupKey, ParseError};
 
 /// Why a push body (or the notification in it) cannot be taken; fit for a 400 body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,6 +101,12 @@ pub fn decode_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
     LENIENT.decode(standard)
 }
 
+/// `pubsub:<messageId>`: the dedup key of Pub/Sub message `message_id` (see
+/// [`PushMessage::dedup_key`]).
+pub fn message_dedup_key(message_id: &str) -> Result<DedupKey, ParseError> {
+    DedupKey::from_parts(&["pubsub", message_id])
+}
+
 fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
 }
@@ -118,7 +124,7 @@ impl PushMessage {
             .ok_or(PubSubPayloadError::MissingField("message.messageId"))?;
         let subscription =
             non_empty(body.subscription).ok_or(PubSubPayloadError::MissingField("subscription"))?;
-        let dedup_key = DedupKey::from_parts(&["pubsub", &message_id])
+        let dedup_key = message_dedup_key(&message_id)
             .map_err(|e| PubSubPayloadError::Body(format!("message.messageId: {e}")))?;
         let data = message
             .data
