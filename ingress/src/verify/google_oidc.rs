@@ -27,7 +27,7 @@ mod keys;
 #[cfg(test)]
 mod tests;
 
-pub use keys::{DEFAULT_MIN_REFRESH_INTERVAL, GoogleKeys, max_age, parse_jwks};
+pub use keys::{DEFAULT_MIN_REFRESH_INTERVAL, GoogleKeys, MAX_KEY_SET_AGE, max_age, parse_jwks};
 
 use std::time::Duration;
 
