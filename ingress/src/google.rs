@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, TimeDelta, Utc};
+
 use serde::Deserialize;
 use serde_json::{Value, json};
 use switchyard_shared::config::GoogleConfig;
@@ -39,6 +41,16 @@ pub struct ConsentTokens {
     pub access_token: SecretString,
     pub refresh_token: Option<SecretString>,
     pub expires_in_secs: Option<i64>,
+}
+
+impl ConsentTokens {
+    /// When the access token lapses, counted from `now`; `None` when Google gave no lifetime,
+    /// or one that does not fit the calendar.
+    pub fn expires_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.expires_in_secs
+            .and_then(TimeDelta::try_seconds)
+            .and_then(|lifetime| now.checked_add_signed(lifetime))
+    }
 }
 
 #[derive(Deserialize)]
@@ -193,6 +205,29 @@ mod tests {
         let api = refusal(403, br#"{"error": {"code": 403, "message": "Insufficient Permission", "status": "PERMISSION_DENIED"}}"#);
         assert_eq!(api.message, "Insufficient Permission");
         assert_eq!(refusal(502, b"<html>").message, "HTTP 502");
+    }
+
+    #[test]
+    fn token_lifetimes_past_the_calendar_have_no_expiry() {
+        // `now + expires_in` used to panic the consent callback on an absurd lifetime.
+        let now = DateTime::from_timestamp(1_767_225_600, 0).unwrap();
+        let tokens = |expires_in_secs| ConsentTokens {
+            access_token: SecretString::new("ya29.x"),
+            refresh_token: None,
+            expires_in_secs,
+        };
+        assert_eq!(
+            tokens(Some(3599)).expires_at(now),
+            Some(now + TimeDelta::seconds(3599))
+        );
+        for absurd in [
+            Some(i64::MAX),
+            Some(i64::MIN),
+            Some(9_000_000_000_000),
+            None,
+        ] {
+            assert_eq!(tokens(absurd).expires_at(now), None, "{absurd:?}");
+        }
     }
 
     #[test]

@@ -203,9 +203,7 @@ pub async fn callback(
             watch_expires_at: watch
                 .expiration_ms
                 .and_then(chrono::DateTime::from_timestamp_millis),
-            access_token_expires_at: tokens
-                .expires_in_secs
-                .map(|secs| now + chrono::Duration::seconds(secs)),
+            access_token_expires_at: tokens.expires_at(now),
         },
     )
     .await?;

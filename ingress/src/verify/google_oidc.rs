@@ -19,13 +19,15 @@
 //! for a 401 body and never repeat the token.
 //!
 //! The clock is a parameter (`now`), so tests can use fixed tokens; the key cache's own
-//! timing (max-age, refresh rate limit) runs on the process clock.
+//! timing (max-age, refresh rate limit) runs on the process clock. The two steps around the
+//! key fetch are public on their own ([`PushToken::read`], [`PushAuthPolicy::verify_signed`]),
+//! so the fuzz targets check the same code without a network.
 
 mod keys;
 #[cfg(test)]
 mod tests;
 
-pub use keys::{DEFAULT_MIN_REFRESH_INTERVAL, GoogleKeys, max_age, parse_jwks};
+pub use keys::{DEFAULT_MIN_REFRESH_INTERVAL, GoogleKeys, MAX_KEY_SET_AGE, max_age, parse_jwks};
 
 use std::time::Duration;
 
@@ -33,7 +35,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
 /// Google's JWKS of OIDC signing keys (what `GOOGLE_CERTS_URL` is in production).
@@ -164,19 +166,26 @@ impl PushAuthPolicy {
         authorization: Option<&[u8]>,
         now: DateTime<Utc>,
     ) -> Result<VerifiedPush, OidcError> {
-        let token = bearer_token(authorization)?;
-        let header = token_header(token)?;
-        if header.alg != "RS256" {
-            return Err(OidcError::UnsupportedAlgorithm);
-        }
-        let kid = header.kid.ok_or(OidcError::MissingKeyId)?;
-        let key = keys.key(&kid).await?;
+        let token = PushToken::read(authorization)?;
+        let key = keys.key(token.key_id()).await?;
+        self.verify_signed(&token, &key, now)
+    }
+
+    /// The rest of [`PushAuthPolicy::verify`] once the key `token` names is at hand: the
+    /// signature, then the claims against `now`. Public so the fuzz targets can drive it
+    /// without fetching keys.
+    pub fn verify_signed(
+        &self,
+        token: &PushToken<'_>,
+        key: &DecodingKey,
+        now: DateTime<Utc>,
+    ) -> Result<VerifiedPush, OidcError> {
         // The library checks the signature only; the claims are checked below, against `now`.
         let mut signature_only = Validation::new(Algorithm::RS256);
         signature_only.required_spec_claims.clear();
         signature_only.validate_exp = false;
         signature_only.validate_aud = false;
-        let claims = jsonwebtoken::decode::<Claims>(token, &key, &signature_only)
+        let claims = jsonwebtoken::decode::<Claims>(token.token, key, &signature_only)
             .map_err(|e| match e.kind() {
                 ErrorKind::InvalidSignature => OidcError::BadSignature,
                 _ => OidcError::Malformed,
@@ -223,6 +232,33 @@ impl PushAuthPolicy {
             issued_at: at(iat)?,
             expires_at: at(exp)?,
         })
+    }
+}
+
+/// A bearer token whose header asks for RS256 and names its key: what
+/// [`PushAuthPolicy::verify`] reads before choosing a key. Nothing is verified yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushToken<'a> {
+    token: &'a str,
+    kid: String,
+}
+
+impl<'a> PushToken<'a> {
+    /// Read the `Authorization` header value: the `Bearer` scheme, then the token's header
+    /// (`alg` must be RS256, `kid` present).
+    pub fn read(authorization: Option<&'a [u8]>) -> Result<Self, OidcError> {
+        let token = bearer_token(authorization)?;
+        let header = token_header(token)?;
+        if header.alg != "RS256" {
+            return Err(OidcError::UnsupportedAlgorithm);
+        }
+        let kid = header.kid.ok_or(OidcError::MissingKeyId)?;
+        Ok(Self { token, kid })
+    }
+
+    /// The `kid` of the key the token says it is signed with.
+    pub fn key_id(&self) -> &str {
+        &self.kid
     }
 }
 

@@ -11,7 +11,10 @@ use super::{Channel, ParseError, TenantId};
 ///
 /// Built from a provider-specific prefix and the provider's own id, e.g.
 /// `wa:msg:wamid.HBg…` or `wa:status:wamid.HBg…:delivered`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// Read back (from a queued envelope) through [`DedupKey::parse`] too, so a decoded key holds
+/// the same rules as one the ingress built.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct DedupKey(String);
 
@@ -35,6 +38,13 @@ impl DedupKey {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for DedupKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -75,6 +85,18 @@ impl fmt::Display for ConversationKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dedup_key_is_read_back_under_the_same_rules() {
+        // Found by the envelope fuzz target: an envelope decoded with an empty (or too long,
+        // or control-character) dedup key that `DedupKey::parse` refuses.
+        let ok: DedupKey = serde_json::from_str(r#""wa:msg:wamid.A""#).unwrap();
+        assert_eq!(ok.as_str(), "wa:msg:wamid.A");
+        let long = format!("\"{}\"", "k".repeat(513));
+        for bad in [r#""""#, r#""wa:\u0000""#, long.as_str()] {
+            assert!(serde_json::from_str::<DedupKey>(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn conversation_key_names_its_contact() {

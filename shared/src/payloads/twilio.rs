@@ -170,15 +170,29 @@ impl InboundSms {
         &self.params
     }
 
-    /// What the envelope carries: `{"provider": "twilio", "params": {<field>: <value>, …}}`
-    /// (every field is single-valued once [`InboundSms::from_params`] accepted it).
+    /// What the envelope carries: `{"provider": "twilio", "params": {<field>: <value>, …}}`.
+    /// The fields Switchyard reads are single-valued once [`InboundSms::from_params`] accepted
+    /// them; any other field given more than once carries its values as a list, in order.
     pub fn envelope_payload(&self) -> serde_json::Value {
-        let params: serde_json::Map<String, serde_json::Value> = self
-            .params
-            .pairs()
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-            .collect();
+        use serde_json::Value;
+        use serde_json::map::Entry;
+
+        let mut params = serde_json::Map::new();
+        for (name, value) in self.params.pairs() {
+            let value = Value::String(value.clone());
+            match params.entry(name.clone()) {
+                Entry::Vacant(entry) => {
+                    entry.insert(value);
+                }
+                Entry::Occupied(mut entry) => match entry.get_mut() {
+                    Value::Array(values) => values.push(value),
+                    single => {
+                        let first = single.take();
+                        *single = Value::Array(vec![first, value]);
+                    }
+                },
+            }
+        }
         serde_json::json!({ "provider": "twilio", "params": params })
     }
 
@@ -188,11 +202,23 @@ impl InboundSms {
             .get("params")
             .and_then(serde_json::Value::as_object)
             .ok_or(TwilioPayloadError::Missing("params"))?;
-        Self::from_params(FormParams::from_pairs(
-            params
-                .iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned()))),
-        ))
+        /// The text values of one field: a string, or a list of them.
+        fn texts(value: &serde_json::Value) -> Vec<&str> {
+            match value {
+                serde_json::Value::Array(values) => values
+                    .iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .collect(),
+                single => single.as_str().into_iter().collect(),
+            }
+        }
+        Self::from_params(FormParams::from_pairs(params.iter().flat_map(
+            |(name, value)| {
+                texts(value)
+                    .into_iter()
+                    .map(|text| (name.clone(), text.to_owned()))
+            },
+        )))
     }
 
     /// Whether an SMS envelope's payload came from Twilio (else it is a Telnyx webhook).
@@ -234,6 +260,17 @@ mod tests {
             InboundSms::from_envelope_payload(&serde_json::json!({ "provider": "twilio" }))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_repeated_field_reads_back_from_the_envelope_payload() {
+        // Found by the twilio_form fuzz target: the second `X` used to be lost on the way.
+        let sms =
+            inbound(b"MessageSid=SM1&AccountSid=AC1&From=%2B1&To=%2B2&X=2&X=1&Y=only").unwrap();
+        let payload = sms.envelope_payload();
+        assert_eq!(payload["params"]["X"], serde_json::json!(["1", "2"]));
+        assert_eq!(payload["params"]["Y"], "only");
+        assert_eq!(InboundSms::from_envelope_payload(&payload), Ok(sms));
     }
 
     #[test]

@@ -142,11 +142,14 @@ pub fn interpret_token(
         if token.access_token.is_empty() {
             return Err(OAuthError::Permanent("empty access token".into()));
         }
-        let lifetime = TimeDelta::from_std(Duration::from_secs(token.expires_in))
-            .map_err(|_| OAuthError::Permanent("expires_in out of range".into()))?;
+        // An `expires_in` past the end of the calendar is refused, not added (which panics).
+        let expires_at = TimeDelta::from_std(Duration::from_secs(token.expires_in))
+            .ok()
+            .and_then(|lifetime| now.checked_add_signed(lifetime))
+            .ok_or_else(|| OAuthError::Permanent("expires_in out of range".into()))?;
         return Ok(AccessToken {
             access_token: SecretString::new(token.access_token),
-            expires_at: now + lifetime,
+            expires_at,
             refresh_token: token
                 .refresh_token
                 .filter(|t| !t.is_empty())
@@ -259,6 +262,24 @@ mod tests {
             assert!(
                 matches!(read(200, nonsense), Err(OAuthError::Permanent(_))),
                 "{nonsense}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_expiry_past_the_calendar_is_refused() {
+        // Found by the google_oauth_token fuzz target: `now + expires_in` used to overflow and
+        // panic the worker refreshing the mailbox's token.
+        for expires_in in [
+            "9000000000000",
+            "9223372036854775807",
+            "18446744073709551615",
+        ] {
+            let body = format!(r#"{{"access_token": "ya29.x", "expires_in": {expires_in}}}"#);
+            assert_eq!(
+                read(200, &body),
+                Err(OAuthError::Permanent("expires_in out of range".into())),
+                "{expires_in}"
             );
         }
     }

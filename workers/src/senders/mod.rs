@@ -28,18 +28,25 @@ pub enum SendError {
     Deferred { reason: String, wait: Duration },
 }
 
-/// `Retry-After`: delay-seconds, or an HTTP date (a date in the past means now).
+/// The longest wait a `Retry-After` is taken at its word for. A provider that asks for more
+/// is asked again after a day; unbounded, a huge value would overflow the clock the outbox
+/// schedules the retry on.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `Retry-After`: delay-seconds, or an HTTP date (a date in the past means now), at most
+/// [`MAX_RETRY_AFTER`].
 pub(crate) fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = DateTime::parse_from_rfc2822(value).ok()?;
-    Some(
-        (at.with_timezone(&Utc) - now)
-            .to_std()
-            .unwrap_or(Duration::ZERO),
-    )
+    let wait = match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => {
+            let at = DateTime::parse_from_rfc2822(value).ok()?;
+            (at.with_timezone(&Utc) - now)
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// A provider's HTTP answer, read whole: the status, the `Retry-After` header, and the body.

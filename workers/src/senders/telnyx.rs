@@ -334,6 +334,18 @@ mod tests {
         assert_eq!(at.retry_after, Some(Duration::from_secs(90)));
         let past = read(429, Some("Wed, 31 Dec 2025 23:00:00 GMT"), b"").unwrap_err();
         assert_eq!(past.retry_after, Some(Duration::ZERO));
+        // Found by the telnyx_send_answer fuzz target: a huge wait used to overflow the date
+        // the outbox schedules the retry at. Past a day, a day.
+        for huge in [
+            "99999999999999",
+            "18446744073709551615",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            let e = read(429, Some(huge), b"").unwrap_err();
+            assert_eq!(e.retry_after, Some(super::super::MAX_RETRY_AFTER), "{huge}");
+            let delay = chrono::TimeDelta::from_std(super::super::MAX_RETRY_AFTER).unwrap();
+            assert!(Utc::now().checked_add_signed(delay).is_some());
+        }
         for unusable in [None, Some("soon"), Some("-5")] {
             let e = read(429, unusable, b"").unwrap_err();
             assert_eq!(

@@ -31,6 +31,10 @@ use super::OidcError;
 
 /// How far apart JWKS fetches are at the least, unless configured otherwise.
 pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+/// The longest a fetched set is used without asking again, whatever its `max-age` says
+/// (Google's is a few hours; its keys rotate every few days). Unbounded, a huge `max-age`
+/// would overflow the clock when the set's expiry is computed.
+pub const MAX_KEY_SET_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// One fetched key set and when it was fetched.
 struct KeySet {
@@ -148,8 +152,8 @@ impl GoogleKeys {
     }
 }
 
-/// `max-age` of a `Cache-Control` value; zero when absent, unreadable, or the response may not
-/// be reused (`no-cache`, `no-store`).
+/// `max-age` of a `Cache-Control` value, at most [`MAX_KEY_SET_AGE`]; zero when absent,
+/// unreadable, or the response may not be reused (`no-cache`, `no-store`).
 pub fn max_age(cache_control: &str) -> Duration {
     let mut age = None;
     for directive in cache_control.split(',').map(str::trim) {
@@ -161,7 +165,7 @@ pub fn max_age(cache_control: &str) -> Duration {
             age = secs.trim_matches('"').parse().ok().map(Duration::from_secs);
         }
     }
-    age.unwrap_or(Duration::ZERO)
+    age.unwrap_or(Duration::ZERO).min(MAX_KEY_SET_AGE)
 }
 
 #[derive(Deserialize)]
@@ -212,6 +216,21 @@ mod tests {
         assert_eq!(max_age("public"), Duration::ZERO);
         assert_eq!(max_age("max-age=soon"), Duration::ZERO);
         assert_eq!(max_age("max-age=60, no-store"), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_huge_max_age_is_capped() {
+        // Found by the google_jwks fuzz target: `Instant::now() + max_age` used to overflow.
+        for huge in [
+            "max-age=18446744073709551615",
+            "max-age=9223372036854775808",
+        ] {
+            let age = max_age(huge);
+            assert_eq!(age, MAX_KEY_SET_AGE);
+            assert!(Instant::now().checked_add(age).is_some());
+        }
+        assert_eq!(max_age("max-age=86401"), MAX_KEY_SET_AGE);
+        assert_eq!(max_age("max-age=86400"), Duration::from_secs(86_400));
     }
 
     #[test]
