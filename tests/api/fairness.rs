@@ -63,20 +63,15 @@ async fn texts_from(app: &TestApp, phone: &str) -> Vec<String> {
 }
 
 /// The ingress only: nothing consumes the queue, the test drives the processor itself.
-async fn ingress_only() -> (TestApp, RunningApp) {
+async fn ingress_only() -> TestApp {
     let env = TestEnv::new().await;
     let ingress = env.start(Role::Ingress).await;
-    let app = TestApp {
-        address: ingress.address.clone().unwrap(),
-        env,
-        _running: None,
-    };
-    (app, ingress)
+    env.into_app(ingress)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_over_a_tenants_share_are_parked_and_other_tenants_go_straight_through() {
-    let (app, _ingress) = ingress_only().await;
+    let app = ingress_only().await;
     let flooder = app.create_tenant("flooder", Some("Welcome!")).await;
     let neighbour = app.create_tenant("neighbour", Some("Welcome!")).await;
     // One event per 1000 s each, after a burst of one.
@@ -105,7 +100,7 @@ async fn events_over_a_tenants_share_are_parked_and_other_tenants_go_straight_th
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conversations_later_events_wait_behind_its_parked_ones_and_drain_in_order() {
-    let (app, _ingress) = ingress_only().await;
+    let app = ingress_only().await;
     let tenant = app.create_tenant("busy", Some("Welcome!")).await;
     let generous = processor(&app, 1_000_000.0, 1_000_000);
     let alice = |n: u32| sms(tenant, "+15550000010", &format!("a-{n}"), &format!("a{n}"));

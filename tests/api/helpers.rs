@@ -321,6 +321,25 @@ pub struct TestApp {
     pub _running: Option<RunningApp>,
 }
 
+impl TestEnv {
+    /// A [`TestApp`] over this environment that keeps `running` (started from it, e.g. an
+    /// ingress alone, so that nothing consumes the queue until the test starts a worker).
+    pub fn into_app(self, running: RunningApp) -> TestApp {
+        TestApp {
+            address: running.address.clone().expect("the app serves HTTP"),
+            env: self,
+            _running: Some(running),
+        }
+    }
+}
+
+impl TestApp {
+    /// Stop the app this one keeps running, gracefully.
+    pub async fn stop(&mut self) {
+        self._running.take().expect("a running app").stop().await;
+    }
+}
+
 impl std::ops::Deref for TestApp {
     type Target = TestEnv;
 

@@ -92,11 +92,7 @@ async fn a_burst_is_applied_in_order_while_another_conversation_proceeds_across_
     let ingress = env.start(Role::Ingress).await;
     let first_worker = env.start(Role::Worker).await;
     let second_worker = env.start(Role::Worker).await;
-    let app = TestApp {
-        address: ingress.address.clone().unwrap(),
-        env,
-        _running: None,
-    };
+    let mut app = env.into_app(ingress);
     let tenant = app.fixture_tenant().await;
     answer_alice(&app, tenant).await;
     // The workers hear each other's heartbeats and split the partitions.
@@ -167,5 +163,5 @@ async fn a_burst_is_applied_in_order_while_another_conversation_proceeds_across_
 
     first_worker.stop().await;
     second_worker.stop().await;
-    ingress.stop().await;
+    app.stop().await;
 }

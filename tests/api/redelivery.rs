@@ -20,11 +20,7 @@ use crate::helpers::*;
 async fn a_worker_that_dies_before_ack_is_redelivered_and_applied_once() {
     let env = TestEnv::new().await;
     let ingress = env.start(Role::Ingress).await;
-    let app = TestApp {
-        address: ingress.address.clone().unwrap(),
-        env,
-        _running: None,
-    };
+    let mut app = env.into_app(ingress);
     app.fixture_tenant().await;
     assert_eq!(
         app.post_whatsapp(fixture("whatsapp/inbound_text.json"))
@@ -127,5 +123,5 @@ async fn a_worker_that_dies_before_ack_is_redelivered_and_applied_once() {
     assert_eq!(app.count("SELECT count(*) FROM processed_events").await, 1);
     assert_eq!(app.count("SELECT count(*) FROM outbox").await, 1);
     assert_eq!(app.graph.sent().len(), 1);
-    ingress.stop().await;
+    app.stop().await;
 }

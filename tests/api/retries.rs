@@ -141,11 +141,7 @@ async fn what_the_broker_gives_up_on_is_drained_into_the_dead_letters() {
     // event and hands it back until the broker dead-letters it.
     let env = TestEnv::with(|s| s.queue.delivery_limit = 2).await;
     let ingress = env.start(Role::Ingress).await;
-    let app = TestApp {
-        address: ingress.address.clone().expect("ingress address"),
-        env,
-        _running: None,
-    };
+    let app = env.into_app(ingress);
     app.fixture_tenant().await;
     assert_eq!(
         app.post_whatsapp(fixture("whatsapp/inbound_text.json"))
@@ -265,11 +261,7 @@ async fn a_database_outage_holds_events_in_the_broker_without_spending_retries()
             s.database.url = SecretString::new(database_url);
         })
         .await;
-    let app = TestApp {
-        address: ingress.address.clone().expect("ingress address"),
-        env,
-        _running: None,
-    };
+    let app = env.into_app(ingress);
     app.fixture_tenant().await;
 
     // The worker loses its database for longer than every retry tier together (3.5 s).

@@ -43,7 +43,7 @@ async fn a_stop_finishes_the_events_in_flight_and_leaves_the_rest_to_the_next_wo
     .await;
 
     let stopping = Instant::now();
-    app._running.take().expect("running app").stop().await;
+    app.stop().await;
     assert!(
         stopping.elapsed() < Duration::from_secs(25),
         "the stop took {:?}, longer than the grace period",
@@ -91,12 +91,8 @@ async fn a_stop_finishes_the_events_in_flight_and_leaves_the_rest_to_the_next_wo
 async fn a_request_being_read_when_the_stop_comes_is_finished_and_published() {
     let env = TestEnv::new().await;
     let running = env.start(Role::Ingress).await;
-    let address = running.address.clone().expect("ingress address");
-    let app = TestApp {
-        env,
-        address: address.clone(),
-        _running: None,
-    };
+    let mut app = env.into_app(running);
+    let address = app.address.clone();
     app.fixture_tenant().await;
 
     let body = bytes(&inbound_text(
@@ -121,6 +117,7 @@ async fn a_request_being_read_when_the_stop_comes_is_finished_and_published() {
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     // The stop comes while the body is half read.
+    let running = app._running.take().expect("the ingress");
     let stop = tokio::spawn(running.stop());
     tokio::time::sleep(Duration::from_millis(300)).await;
     stream.write_all(rest).await.expect("write the rest");

@@ -297,15 +297,11 @@ async fn a_twilio_message_is_stored_and_a_tenant_without_a_telnyx_sender_is_told
 async fn a_send_interrupted_by_a_worker_restart_is_not_sent_twice() {
     let env = TestEnv::new().await;
     let running = env.start(Role::All).await;
-    let app = TestApp {
-        address: running.address.clone().unwrap(),
-        env,
-        _running: None,
-    };
+    let mut app = env.into_app(running);
     let tenant = app.telnyx_tenant().await;
     customer_writes_and_welcome_is_sent(&app, tenant).await;
     let (outbox_id, _, _, first_id) = outbox_row(&app).await.unwrap();
-    running.stop().await;
+    app.stop().await;
 
     // What a worker that stopped after Telnyx accepted the send, but before recording it,
     // leaves behind: the row still claimed, its lease run out.

@@ -169,6 +169,28 @@ async fn take_failure(owned: &mut HashMap<Partition, Owned>) -> Option<QueueErro
     failure
 }
 
+/// Start consuming `queue` on `channel`, at most `prefetch` deliveries unacknowledged.
+pub(super) async fn consume(
+    channel: &Channel,
+    queue: &str,
+    prefetch: u16,
+) -> Result<lapin::Consumer, QueueError> {
+    channel
+        .basic_qos(prefetch, BasicQosOptions { global: false })
+        .await
+        .map_err(unavailable)?;
+    let tag = format!("switchyard-{}-{}", std::process::id(), uuid::Uuid::new_v4());
+    channel
+        .basic_consume(
+            queue.into(),
+            tag.into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(unavailable)
+}
+
 /// A new channel in confirm mode.
 async fn confirm_channel(connection: &Connection) -> Result<Channel, QueueError> {
     let channel = connection.create_channel().await.map_err(unavailable)?;
@@ -188,20 +210,7 @@ async fn run_partition(
     prefetch: u16,
 ) -> Result<(), QueueError> {
     let stop = settler.stop.clone();
-    channel
-        .basic_qos(prefetch, BasicQosOptions { global: false })
-        .await
-        .map_err(unavailable)?;
-    let tag = format!("switchyard-{}-{}", std::process::id(), uuid::Uuid::new_v4());
-    let mut consumer = channel
-        .basic_consume(
-            queue.as_str().into(),
-            tag.into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .map_err(unavailable)?;
+    let mut consumer = consume(&channel, &queue, prefetch).await?;
     let mut lanes = Lanes::new(move |(delivery, envelope)| {
         let settler = settler.clone();
         async move { settler.run(delivery, envelope).await }

@@ -11,9 +11,10 @@
 use futures_util::StreamExt;
 use lapin::Channel;
 use lapin::message::Delivery as AmqpDelivery;
-use lapin::options::{BasicConsumeOptions, BasicPublishOptions, BasicQosOptions};
+use lapin::options::BasicPublishOptions;
 use lapin::types::{AMQPValue, FieldTable};
 
+use super::consumer::consume;
 use super::settle::{Settler, ack};
 use super::{confirmed, unavailable};
 use crate::envelope::Envelope;
@@ -26,24 +27,7 @@ pub(super) async fn drain(
     undecodable_queue: String,
     settler: Settler,
 ) -> Result<(), QueueError> {
-    channel
-        .basic_qos(16, BasicQosOptions { global: false })
-        .await
-        .map_err(unavailable)?;
-    let tag = format!(
-        "switchyard-dead-{}-{}",
-        std::process::id(),
-        uuid::Uuid::new_v4()
-    );
-    let mut consumer = channel
-        .basic_consume(
-            queue.as_str().into(),
-            tag.into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .map_err(unavailable)?;
+    let mut consumer = consume(&channel, &queue, 16).await?;
     let stop = settler.stop.clone();
     let result = loop {
         tokio::select! {
