@@ -36,22 +36,19 @@ use sqlx::postgres::PgPoolOptions;
 use switchyard::sandbox::FakeGraph;
 use switchyard::sandbox::simulate::whatsapp_text;
 use switchyard_shared::db::conversation_states::{self, NewState};
-use switchyard_shared::db::flows::{self, FlowSettings};
+use switchyard_shared::db::flows;
 use switchyard_shared::db::messages::{self, InboundMessage, OutboundMessage};
 use switchyard_shared::db::outbox::{self, NewOutbound};
-use switchyard_shared::db::{
-    TenantTx, contacts, conversations, modules, processed_events, tenant_modules, tenants,
-};
+use switchyard_shared::db::{TenantTx, contacts, conversations, processed_events, tenants};
 use switchyard_shared::domain::{Channel, DedupKey, TenantId};
 use switchyard_shared::envelope::Envelope;
-use switchyard_shared::flows::{FlowDefinition, Trigger, TriggerDefinition};
 use switchyard_shared::queue::EventQueue;
 use switchyard_shared::queue::rabbitmq::RabbitMq;
 use switchyard_shared::secrets::SecretBox;
 use switchyard_shared::shutdown::Shutdown;
 
 use crate::procstat::{RssSampler, status_bytes};
-use crate::setup::{BenchDb, Credentials, PHONE_NUMBER_ID, WABA_ID};
+use crate::setup::{BenchDb, PHONE_NUMBER_ID, Services, WABA_ID};
 use crate::worker_process::{WorkerProcess, switchyard_binary};
 
 /// Targets (informational; the program does not fail on a miss).
@@ -77,14 +74,8 @@ struct Options {
     /// Database connections of the worker and of the reference.
     #[arg(long, default_value_t = 16)]
     connections: u32,
-    #[arg(long, default_value = "127.0.0.1:5432")]
-    postgres: String,
-    #[arg(long, default_value = "switchyard_owner:switchyard_owner")]
-    owner_credentials: String,
-    #[arg(long, default_value = "switchyard_app:switchyard_app")]
-    app_credentials: String,
-    #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
-    amqp_url: String,
+    #[command(flatten)]
+    services: Services,
     /// The switchyard binary (default: the one next to this executable).
     #[arg(long)]
     switchyard_bin: Option<PathBuf>,
@@ -95,11 +86,9 @@ async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
     anyhow::ensure!(options.messages > 0 && options.contacts > 0 && options.concurrency > 0);
     let binary = switchyard_binary(options.switchyard_bin.as_ref())?;
-    let owner = Credentials::parse(&options.owner_credentials)?;
-    let app = Credentials::parse(&options.app_credentials)?;
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
     let prefix = format!("bench-{run_id}");
-    let db = BenchDb::create(&options.postgres, &owner, &app, &run_id).await?;
+    let db = options.services.create_database(&run_id).await?;
     eprintln!(
         "bench_worker {run_id}: database {}, queue prefix {prefix}",
         db.name
@@ -177,12 +166,12 @@ async fn run(
         .max_connections(2)
         .connect(&db.owner_url)
         .await?;
-    add_flow(&pool, tenant).await?;
+    switchyard::demo::add_keyword_flow(&pool, tenant, "hi", "Hello! How can we help?").await?;
 
     // Everything waits in the broker before the worker starts.
     let queue_config = switchyard_shared::config::QueueConfig {
         backend: switchyard_shared::config::QueueBackend::Rabbitmq,
-        amqp_url: switchyard_shared::secrets::SecretString::new(options.amqp_url.as_str()),
+        amqp_url: switchyard_shared::secrets::SecretString::new(options.services.amqp_url.as_str()),
         prefix: prefix.to_owned(),
         publish_channels: 4,
         prefetch: 32,
@@ -208,7 +197,7 @@ async fn run(
         &[
             ("DATABASE_URL", db.app_url.clone()),
             ("DATABASE_MAX_CONNECTIONS", options.connections.to_string()),
-            ("AMQP_URL", options.amqp_url.clone()),
+            ("AMQP_URL", options.services.amqp_url.clone()),
             ("QUEUE_PREFIX", prefix.to_owned()),
             ("QUEUE_PARTITIONS", "8".into()),
             ("QUEUE_EXPIRES_SECS", "300".into()),
@@ -273,30 +262,6 @@ fn customer(i: usize, run: usize) -> String {
 fn inbound(tenant: TenantId, from: &str) -> anyhow::Result<Envelope> {
     let body = whatsapp_text(PHONE_NUMBER_ID, WABA_ID, from, "Bench Customer", "hi");
     setup::envelope_for(tenant, &body)
-}
-
-/// The `faq` module with a flow answering "hi" with one text.
-async fn add_flow(pool: &PgPool, tenant: TenantId) -> anyhow::Result<()> {
-    let mut tx = TenantTx::begin(pool, tenant).await?;
-    let module = modules::by_key(&mut tx, "faq")
-        .await?
-        .context("the faq module")?;
-    let enabled = tenant_modules::enable(&mut tx, module.id, true).await?;
-    let definition: FlowDefinition = serde_json::from_value(json!({ "steps": [
-        {"id": "answer", "kind": "text", "body": "Hello! How can we help?", "next": "done"},
-        {"id": "done", "kind": "end"}
-    ]}))?;
-    let trigger: TriggerDefinition =
-        serde_json::from_value(json!({"kind": "keywords", "keywords": ["hi"]}))?;
-    let settings = FlowSettings {
-        name: "Hello".into(),
-        trigger: Trigger::parse(&trigger).map_err(|e| anyhow::anyhow!("{e}"))?,
-        is_active: true,
-    };
-    let flow = definition.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
-    flows::create(&mut tx, enabled.id, &settings, &flow).await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 /// The worker's repository calls for each message — claim, contact, conversation, message,
@@ -369,7 +334,7 @@ async fn one_message(pool: &PgPool, tenant: TenantId, from: &str, i: usize) -> a
             channel: Channel::Whatsapp,
             conversation_id: Some(conversation),
             contact_id: Some(contact),
-            idempotency_key: &format!("flow:{event}:0"),
+            idempotency_key: &format!("flow:{event}:raw.{i}:0"),
             request: json!({ "phone_number_id": PHONE_NUMBER_ID, "to": from, "text": "Hello! How can we help?" }),
             source_event_id: Some(event),
         },

@@ -35,11 +35,22 @@ pub async fn connect_demo_mailbox(
     tenant: TenantId,
     google: &FakeGoogle,
 ) -> anyhow::Result<Mailbox> {
-    let grant = google.grant(DEMO_MAILBOX);
+    connect_mailbox(pool, secrets_box, tenant, google, DEMO_MAILBOX).await
+}
+
+/// Connect mailbox `address` of `google` to `tenant`; the stored connection.
+pub async fn connect_mailbox(
+    pool: &PgPool,
+    secrets_box: &SecretBox,
+    tenant: TenantId,
+    google: &FakeGoogle,
+    address: &str,
+) -> anyhow::Result<Mailbox> {
+    let grant = google.grant(address);
     let history_id = google
-        .history_id(DEMO_MAILBOX)
-        .context("the fake Google has no demo mailbox after granting it")?;
-    let history_id = i64::try_from(history_id).context("the demo mailbox's history id")?;
+        .history_id(address)
+        .with_context(|| format!("the fake Google has no mailbox {address} after granting it"))?;
+    let history_id = i64::try_from(history_id).context("the mailbox's history id")?;
     let secrets = BTreeMap::from([
         (
             "access_token".to_owned(),
@@ -52,7 +63,7 @@ pub async fn connect_demo_mailbox(
     ]);
     let sealed =
         secrets_box.seal_map(&secrets, &channel_secrets_context(Channel::Email, tenant))?;
-    let key = format!("email:{DEMO_MAILBOX}");
+    let key = format!("email:{address}");
     let now = chrono::Utc::now();
     let mut tx = TenantTx::begin(pool, tenant).await?;
     channel_configs::lock_key(&mut tx, &key).await?;
@@ -60,12 +71,12 @@ pub async fn connect_demo_mailbox(
         .await?
         .is_some_and(|owner| owner != tenant.as_uuid())
     {
-        anyhow::bail!("{DEMO_MAILBOX} is connected to another tenant than the demo tenant");
+        anyhow::bail!("{address} is connected to another tenant");
     }
     channel_configs::upsert(
         &mut tx,
         Channel::Email,
-        &json!({ "address": DEMO_MAILBOX }),
+        &json!({ "address": address }),
         &sealed,
         std::slice::from_ref(&key),
         true,
@@ -74,7 +85,7 @@ pub async fn connect_demo_mailbox(
     let mailbox = mailboxes::connect(
         &mut tx,
         &Connected {
-            address: DEMO_MAILBOX,
+            address,
             history_id,
             watch_expires_at: Some(now + chrono::Duration::days(WATCH_DAYS)),
             access_token_expires_at: i64::try_from(ACCESS_TOKEN_SECS)

@@ -317,3 +317,59 @@ async fn a_revoked_consent_marks_the_mailbox_instead_of_retrying() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mail_a_notification_brings_gets_its_own_flow_answer() {
+    let (app, fake) = app_and_google(3600).await;
+    let admin = connected_tenant(&app, &fake, None).await;
+    let enabled = app
+        .call(
+            Method::POST,
+            "/api/v1/tenant-modules",
+            &admin,
+            Some(json!({ "module_key": "faq" })),
+        )
+        .await;
+    assert_eq!(enabled.status(), 201);
+    let module: Value = enabled.json().await.unwrap();
+    let flow = json!({
+        "tenant_module_id": module["id"],
+        "name": "Hours",
+        "trigger": {"kind": "keywords", "keywords": ["hours"]},
+        "steps": [
+            {"id": "answer", "kind": "text", "body": "We open at 9.", "next": "done"},
+            {"id": "done", "kind": "end"}
+        ]
+    });
+    let created = app
+        .call(Method::POST, "/api/v1/flows", &admin, Some(flow))
+        .await;
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+
+    // Two mails arrive before Gmail's push: one notification, one event, two messages.
+    fake.add_message(
+        MAILBOX,
+        &NewMessage::inbound("Bea <bea@example.org>", "Question", "Your hours?"),
+    );
+    let (_, history) = fake.add_message(
+        MAILBOX,
+        &NewMessage::inbound("Carl <carl@example.net>", "Question", "hours on Sunday?"),
+    );
+    assert_eq!(push(&app, history, "m-two").await.status(), 204);
+    eventually("both mails answered", || async {
+        fake.sent(MAILBOX).len() == 2
+    })
+    .await;
+    let sent = fake.sent(MAILBOX);
+    for customer in ["bea@example.org", "carl@example.net"] {
+        assert_eq!(
+            sent.iter()
+                .filter(|m| m.message.contains(customer) && m.message.contains("We open at 9."))
+                .count(),
+            1,
+            "one answer to {customer}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(fake.sent(MAILBOX).len(), 2);
+}

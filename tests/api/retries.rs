@@ -251,18 +251,25 @@ async fn publish_raw(app: &TestApp, queue: &str, body: &[u8]) {
     let _ = connection.close(200, "done".into()).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_database_outage_holds_events_in_the_broker_without_spending_retries() {
+/// An ingress, and a worker that reaches the database through a proxy the test can cut; the
+/// fixture tenant exists.
+async fn worker_behind_a_database_proxy() -> (TestApp, Proxy, RunningApp) {
     let env = TestEnv::new().await;
     let ingress = env.start(Role::Ingress).await;
     let (database, database_url) = Proxy::in_front_of(env.settings.database.url.expose());
-    let _worker = env
+    let worker = env
         .start_with(Role::Worker, |s| {
             s.database.url = SecretString::new(database_url);
         })
         .await;
     let app = env.into_app(ingress);
     app.fixture_tenant().await;
+    (app, database, worker)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_holds_events_in_the_broker_without_spending_retries() {
+    let (app, database, _worker) = worker_behind_a_database_proxy().await;
 
     // The worker loses its database for longer than every retry tier together (3.5 s).
     database.cut();
@@ -290,4 +297,48 @@ async fn a_database_outage_holds_events_in_the_broker_without_spending_retries()
         "an outage is not the event's fault"
     );
     assert_eq!(app.count("SELECT count(*) FROM processed_events").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_whose_outcome_meets_a_database_outage_is_recorded_once_the_database_is_back() {
+    let (app, database, _worker) = worker_behind_a_database_proxy().await;
+
+    // Graph takes the welcome at once but answers late; the database goes meanwhile.
+    app.graph.fail_next(switchyard::sandbox::graph::Failure {
+        count: 1,
+        status: 200,
+        code: 0,
+        delay_ms: 1500,
+    });
+    assert_eq!(
+        app.post_whatsapp(fixture("whatsapp/inbound_text.json"))
+            .await
+            .status(),
+        200
+    );
+    eventually("the welcome reached Graph", || async {
+        app.graph.sent().len() == 1
+    })
+    .await;
+    database.cut();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    database.restore();
+
+    eventually("the send recorded as sent", || async {
+        app.count("SELECT count(*) FROM outbox WHERE status = 'sent'")
+            .await
+            == 1
+    })
+    .await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM outbox WHERE status <> 'sent'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM messages WHERE direction = 'outbound'")
+            .await,
+        1
+    );
+    assert_eq!(app.graph.sent().len(), 1, "sent once");
 }

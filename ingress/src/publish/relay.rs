@@ -48,10 +48,13 @@ enum Pass {
     Busy,
 }
 
+/// Between attempts while the broker or the database is away. The ceiling is low on purpose:
+/// the wait after the last failed attempt is how long spooled events sit after the outage
+/// ended, and a refused connection attempt a second costs nothing.
 fn backoff() -> ExponentialBackoff {
     ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(100))
-        .with_max_delay(Duration::from_secs(5))
+        .with_max_delay(Duration::from_secs(1))
         .with_jitter()
         .without_max_times()
         .build()

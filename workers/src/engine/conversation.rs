@@ -12,8 +12,9 @@
 //!    answered after a short window so messages sent in pieces get one answer.
 //!
 //! A flow's intents are queued in the outbox in order, rendered for the conversation's channel
-//! ([`render`]), each under a key naming the event and its place, so a replayed event queues
-//! nothing twice; the new state is written in the same transaction.
+//! ([`render`]), each under a key naming the event, the message and its place, so a replayed
+//! event queues nothing twice and each message of an event gets its own answer; the new state
+//! is written in the same transaction.
 
 use std::time::Duration;
 
@@ -34,6 +35,9 @@ use crate::senders::whatsapp::ReplyButton;
 pub struct Answerable {
     pub conversation_id: Uuid,
     pub contact_id: Uuid,
+    /// The provider's id of the message (one event may carry several: a Gmail notification
+    /// brings every new mail since the last one).
+    pub provider_message_id: String,
     /// The message created its contact.
     pub first_contact: bool,
     pub text: String,
@@ -173,10 +177,15 @@ async fn queue_intents(
             },
             OutboundIntent::Handover => continue,
         };
-        let key = format!("flow:{}:{i}", envelope.id);
+        let key = flow_reply_key(envelope, message, i);
         queued.extend(queue_reply(tx, envelope, message, &key, reply).await?);
     }
     Ok(queued)
+}
+
+/// The idempotency key of the `n`-th message a flow sends in answer to `message` of `envelope`.
+fn flow_reply_key(envelope: &Envelope, message: &Answerable, n: usize) -> String {
+    format!("flow:{}:{}:{n}", envelope.id, message.provider_message_id)
 }
 
 async fn queue_reply(

@@ -178,6 +178,7 @@ async fn store(
         applied.answerable.push(Answerable {
             conversation_id,
             contact_id,
+            provider_message_id: email.gmail_id.clone(),
             first_contact,
             text: email.body.clone(),
             button_id: None,

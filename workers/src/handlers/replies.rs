@@ -3,7 +3,8 @@
 //!
 //! Every reply has an idempotency key naming its cause, unique per tenant, so the same cause
 //! never queues two sends — e.g. `welcome:{contact}` for the first-contact welcome the
-//! conversation engine queues, or `flow:{event}:{n}` for a flow's n-th message.
+//! conversation engine queues, or `flow:{event}:{message}:{n}` for a flow's n-th message in answer to one message
+//! of an event.
 
 use serde_json::Value;
 use switchyard_shared::db::TenantTx;

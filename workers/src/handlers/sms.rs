@@ -136,6 +136,7 @@ async fn apply_inbound(tx: &mut TenantTx, inbound: Inbound<'_>) -> Result<Applie
         applied.answerable.push(Answerable {
             conversation_id,
             contact_id,
+            provider_message_id: inbound.provider_message_id.to_owned(),
             first_contact,
             text: inbound.text.unwrap_or_default().to_owned(),
             button_id: None,

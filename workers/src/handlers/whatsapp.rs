@@ -165,6 +165,7 @@ async fn apply_message(tx: &mut TenantTx, value: &MessagesValue) -> Result<Appli
         applied.answerable.push(Answerable {
             conversation_id,
             contact_id,
+            provider_message_id: keys.id.clone(),
             first_contact,
             text: content.body.unwrap_or_default(),
             button_id: content.button_id,

@@ -28,6 +28,7 @@ pub mod throttle;
 use std::sync::Arc;
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
 use chrono::Utc;
 use sqlx::PgPool;
 use switchyard_shared::config::WorkerConfig;
@@ -48,6 +49,9 @@ use sms::{SmsRequest, TelnyxCredentials};
 
 /// How long a claim lasts; a provider call is bounded well below it by the HTTP timeout.
 const CLAIM_LEASE: Duration = Duration::from_secs(120);
+/// How long the outcome of a send is kept for writing while the database is unreachable:
+/// well inside [`CLAIM_LEASE`], so the row is never taken for abandoned meanwhile.
+const OUTCOME_RETRY_BOUND: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 pub struct OutboxDispatcher {
@@ -94,6 +98,33 @@ impl OutboxDispatcher {
         };
 
         let result = self.send(tenant, &item).await;
+        // The request is settled: losing its outcome now would leave the row `sending`, later
+        // `unknown`, though we know what happened. While the database is out of reach (a
+        // restart, a failover) keep trying, within the claim's lease.
+        let record = || self.record_outcome(tenant, &item, &result);
+        record
+            .retry(
+                ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(200))
+                    .with_max_delay(Duration::from_secs(5))
+                    .with_total_delay(Some(OUTCOME_RETRY_BOUND))
+                    .without_max_times(),
+            )
+            .when(DbError::is_unavailable)
+            .notify(|e, wait| {
+                tracing::warn!(error = %e, ?wait, "database unavailable; outcome of the send kept to record again");
+            })
+            .await
+    }
+
+    /// Write what became of `item`'s send.
+    async fn record_outcome(
+        &self,
+        tenant: TenantId,
+        item: &OutboxItem,
+        result: &Result<Sent, TelnyxSendError>,
+    ) -> Result<(), DbError> {
+        let id = item.id;
         let mut tx = TenantTx::begin(&self.pool, tenant).await?;
         match result {
             Ok(sent) => {
@@ -121,22 +152,22 @@ impl OutboxDispatcher {
                 let delay = retry_after.unwrap_or_else(|| self.retry_delay(item.attempts));
                 tracing::warn!(%reason, attempt = item.attempts, ?delay, "send refused for now; will retry");
                 let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-                outbox::mark_retry(&mut tx, id, &reason, next).await?;
+                outbox::mark_retry(&mut tx, id, reason, next).await?;
             }
             Err(TelnyxSendError {
                 error: SendError::Deferred { reason, wait },
                 ..
             }) => {
                 tracing::debug!(%reason, ?wait, "send held back by its sender's rate");
-                let until = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-                outbox::defer(&mut tx, id, &reason, until).await?;
+                let until = Utc::now() + chrono::Duration::from_std(*wait).unwrap_or_default();
+                outbox::defer(&mut tx, id, reason, until).await?;
             }
             Err(TelnyxSendError {
                 error: SendError::Ambiguous(reason),
                 ..
             }) => {
                 tracing::error!(%reason, "send outcome unknown; not retried to never send twice");
-                outbox::mark_unknown(&mut tx, id, &reason).await?;
+                outbox::mark_unknown(&mut tx, id, reason).await?;
             }
             Err(TelnyxSendError { error, .. }) => {
                 tracing::error!(%error, attempt = item.attempts, "send failed");

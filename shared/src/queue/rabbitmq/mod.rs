@@ -464,9 +464,11 @@ impl EventQueue for RabbitMq {
         handler: Arc<dyn EventHandler>,
         shutdown: Shutdown,
     ) -> Result<(), QueueError> {
+        // A low ceiling: the wait after the last refused attempt is how long events sit
+        // unconsumed after the broker is back, and a refused connection costs nothing.
         let mut backoff = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(200))
-            .with_max_delay(Duration::from_secs(10))
+            .with_max_delay(Duration::from_secs(2))
             .without_max_times()
             .build();
         loop {

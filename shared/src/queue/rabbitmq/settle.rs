@@ -19,8 +19,9 @@ use crate::queue::retry::RetryTiers;
 use crate::queue::{Burial, Delivery, ErrorClass, EventHandler, Outcome, QueueError};
 use crate::shutdown::Shutdown;
 
-/// The longest pause between two tries of an event held through an outage.
-const HOLD_MAX_PAUSE: Duration = Duration::from_secs(5);
+/// The longest pause between two tries of an event held through an outage: also the longest
+/// an event waits after the database is back.
+const HOLD_MAX_PAUSE: Duration = Duration::from_secs(2);
 
 /// What a partition consumer needs to settle its deliveries; shared by its lanes.
 pub(super) struct Settler {
