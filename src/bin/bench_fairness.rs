@@ -38,7 +38,7 @@ use switchyard_shared::queue::rabbitmq::RabbitMq;
 use switchyard_shared::secrets::SecretBox;
 use switchyard_shared::tenancy;
 
-use crate::setup::{BenchDb, Credentials, PHONE_NUMBER_ID, WABA_ID};
+use crate::setup::{BenchDb, PHONE_NUMBER_ID, Services, WABA_ID};
 use crate::worker_process::{WorkerProcess, switchyard_binary};
 
 #[derive(Debug, Clone, Parser)]
@@ -60,14 +60,8 @@ struct Options {
     probe_every_ms: u64,
     #[arg(long, default_value_t = 16)]
     connections: u32,
-    #[arg(long, default_value = "127.0.0.1:5432")]
-    postgres: String,
-    #[arg(long, default_value = "switchyard_owner:switchyard_owner")]
-    owner_credentials: String,
-    #[arg(long, default_value = "switchyard_app:switchyard_app")]
-    app_credentials: String,
-    #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
-    amqp_url: String,
+    #[command(flatten)]
+    services: Services,
     #[arg(long)]
     switchyard_bin: Option<PathBuf>,
 }
@@ -101,10 +95,8 @@ async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
     anyhow::ensure!(options.flood > 0 && options.contacts > 0 && options.probes > 0);
     let binary = switchyard_binary(options.switchyard_bin.as_ref())?;
-    let owner = Credentials::parse(&options.owner_credentials)?;
-    let app = Credentials::parse(&options.app_credentials)?;
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
-    let db = BenchDb::create(&options.postgres, &owner, &app, &run_id).await?;
+    let db = options.services.create_database(&run_id).await?;
     eprintln!("bench_fairness {run_id}: database {}", db.name);
     let mut outcomes = Vec::new();
     let result = async {
@@ -171,7 +163,7 @@ async fn run(
 ) -> anyhow::Result<Outcome> {
     let queue = RabbitMq::connect(switchyard_shared::config::QueueConfig {
         backend: switchyard_shared::config::QueueBackend::Rabbitmq,
-        amqp_url: switchyard_shared::secrets::SecretString::new(options.amqp_url.as_str()),
+        amqp_url: switchyard_shared::secrets::SecretString::new(options.services.amqp_url.as_str()),
         prefix: prefix.to_owned(),
         publish_channels: 4,
         prefetch: 32,
@@ -200,7 +192,7 @@ async fn run(
         &[
             ("DATABASE_URL", db.app_url.clone()),
             ("DATABASE_MAX_CONNECTIONS", options.connections.to_string()),
-            ("AMQP_URL", options.amqp_url.clone()),
+            ("AMQP_URL", options.services.amqp_url.clone()),
             ("QUEUE_PREFIX", prefix.to_owned()),
             ("QUEUE_PARTITIONS", "8".into()),
             ("QUEUE_EXPIRES_SECS", "300".into()),

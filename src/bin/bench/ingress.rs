@@ -74,27 +74,15 @@ impl Ingress {
 
     /// Poll `GET /readyz` until it answers 200 (database and broker reachable).
     pub async fn wait_ready(&mut self) -> anyhow::Result<Duration> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .context("building the readiness client")?;
-        let url = format!("http://{}/readyz", self.addr);
-        let started = Instant::now();
-        let mut last = String::from("no answer yet");
-        while started.elapsed() < READY_TIMEOUT {
-            if let Some(child) = self.child.as_mut()
-                && let Some(status) = child.try_wait().context("checking the ingress")?
-            {
-                anyhow::bail!("the ingress exited during start-up: {status}");
-            }
-            match client.get(&url).send().await {
-                Ok(response) if response.status().is_success() => return Ok(started.elapsed()),
-                Ok(response) => last = format!("answered {}", response.status()),
-                Err(e) => last = e.to_string(),
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        anyhow::bail!("the ingress was not ready within {READY_TIMEOUT:?} ({last})")
+        let child = &mut self.child;
+        wait_until_ready(self.addr, || match child.as_mut() {
+            Some(child) => match child.try_wait().context("checking the ingress")? {
+                Some(status) => anyhow::bail!("the ingress exited during start-up: {status}"),
+                None => Ok(()),
+            },
+            None => Ok(()),
+        })
+        .await
     }
 
     /// SIGTERM (graceful shutdown), then SIGKILL if it does not exit in time.
@@ -141,4 +129,29 @@ impl Drop for Ingress {
             let _ = child.wait();
         }
     }
+}
+
+/// Poll `GET /readyz` of the ingress at `addr` until it answers 200, failing early when
+/// `alive` says the process is gone; how long it took.
+pub async fn wait_until_ready(
+    addr: SocketAddr,
+    mut alive: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<Duration> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .context("building the readiness client")?;
+    let url = format!("http://{addr}/readyz");
+    let started = Instant::now();
+    let mut last = String::from("no answer yet");
+    while started.elapsed() < READY_TIMEOUT {
+        alive()?;
+        match client.get(&url).send().await {
+            Ok(response) if response.status().is_success() => return Ok(started.elapsed()),
+            Ok(response) => last = format!("answered {}", response.status()),
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the ingress was not ready within {READY_TIMEOUT:?} ({last})")
 }

@@ -28,7 +28,7 @@ use crate::ingress::Ingress;
 use crate::load::{Conn, PhaseResult, RequestFactory, RequestSource};
 use crate::procstat::{Accounting, CpuUsage, RssSampler};
 use crate::raw::{RawRun, RawSettings, Reference};
-use crate::setup::{BenchDb, Credentials, broker};
+use crate::setup::{BenchDb, Services, broker};
 
 /// Targets (informational; the program does not fail on a miss).
 const TARGET_RATIO: f64 = 0.5;
@@ -66,18 +66,8 @@ struct Options {
     /// (QUEUE_PUBLISH_CHANNELS).
     #[arg(long, default_value_t = 4)]
     publish_channels: usize,
-    /// PostgreSQL host:port.
-    #[arg(long, default_value = "127.0.0.1:5432")]
-    postgres: String,
-    /// Owner role (CREATEDB), user:password.
-    #[arg(long, default_value = "switchyard_owner:switchyard_owner")]
-    owner_credentials: String,
-    /// Runtime role of the ingress, user:password.
-    #[arg(long, default_value = "switchyard_app:switchyard_app")]
-    app_credentials: String,
-    /// The broker, for the reference and the ingress (AMQP_URL).
-    #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
-    amqp_url: String,
+    #[command(flatten)]
+    services: Services,
     /// Idle seconds after which the broker deletes the run's queues (QUEUE_EXPIRES_SECS), in
     /// case the clean-up at the end cannot.
     #[arg(long, default_value_t = 120)]
@@ -140,17 +130,17 @@ async fn main() -> anyhow::Result<()> {
         options.raw_messages > 0 && options.raw_batch > 0 && options.raw_publishers > 0,
         "the raw reference needs messages, a batch size and publishers"
     );
-    let owner = Credentials::parse(&options.owner_credentials).context("--owner-credentials")?;
-    let app = Credentials::parse(&options.app_credentials).context("--app-credentials")?;
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
     let prefix = format!("bench-{run_id}");
     let raw_prefix = format!("{prefix}-raw");
-    let (_, vhost) = broker::host_and_vhost(&options.amqp_url);
-    let rabbitmqctl = !options.no_rabbitmqctl && broker::usable(&options.amqp_url);
+    let (_, vhost) = broker::host_and_vhost(&options.services.amqp_url);
+    let rabbitmqctl = !options.no_rabbitmqctl && broker::usable(&options.services.amqp_url);
 
     // Fail before setting anything up when the binary under test is missing.
     ingress_binary(&options)?;
-    let db = BenchDb::create(&options.postgres, &owner, &app, &run_id)
+    let db = options
+        .services
+        .create_database(&run_id)
         .await
         .context("creating the bench database")?;
     eprintln!(
@@ -238,7 +228,7 @@ async fn run(
     };
     let reference = Reference::connect(
         RawSettings {
-            amqp_url: options.amqp_url.clone(),
+            amqp_url: options.services.amqp_url.clone(),
             prefix: raw_prefix.to_owned(),
             publish_channels: options.publish_channels,
             expires_secs: options.queue_expires_secs,
@@ -272,7 +262,7 @@ async fn run(
     let addr = ingress::free_local_addr()?;
     let env = [
         ("DATABASE_URL", db.app_url.clone()),
-        ("AMQP_URL", options.amqp_url.clone()),
+        ("AMQP_URL", options.services.amqp_url.clone()),
         ("QUEUE_PREFIX", prefix.to_owned()),
         ("QUEUE_EXPIRES_SECS", options.queue_expires_secs.to_string()),
         (

@@ -23,6 +23,32 @@ pub const FROM: &str = "15550001111";
 pub const NAME: &str = "Bench Customer";
 pub const TEXT: &str = "Hi, are you open on Saturday?";
 
+/// Where a run's database and broker are: the flags every benchmark and the chaos run share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Services {
+    /// PostgreSQL host:port.
+    #[arg(long, default_value = "127.0.0.1:5432")]
+    pub postgres: String,
+    /// Owner role (CREATEDB), user:password.
+    #[arg(long, default_value = "switchyard_owner:switchyard_owner")]
+    pub owner_credentials: String,
+    /// Runtime role of the services under test, user:password.
+    #[arg(long, default_value = "switchyard_app:switchyard_app")]
+    pub app_credentials: String,
+    /// The broker (AMQP_URL).
+    #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    pub amqp_url: String,
+}
+
+impl Services {
+    /// A fresh database for the run `run_id` (see [`BenchDb::create`]).
+    pub async fn create_database(&self, run_id: &str) -> anyhow::Result<BenchDb> {
+        let owner = Credentials::parse(&self.owner_credentials).context("--owner-credentials")?;
+        let app = Credentials::parse(&self.app_credentials).context("--app-credentials")?;
+        BenchDb::create(&self.postgres, &owner, &app, run_id).await
+    }
+}
+
 /// `user:password`, checked to be safe inside a URL and an SQL identifier.
 pub struct Credentials {
     pub user: String,
