@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Quick start, part 2: the whole test suite against real PostgreSQL and RabbitMQ: the contract
-# test of the admin API (deploy/local/contract.sh), then the Rust suite.
+# test of the admin API (deploy/local/contract.sh), then the Rust suite; then the end-to-end
+# suite again with Pub/Sub as the queue, on the Pub/Sub emulator (skipped, saying why, when
+# the emulator is not installed).
 #
 # Starts (or installs) both services and creates the roles; each test then creates its own
 # database (migrated) and its own queue prefix, so tests run in parallel.
@@ -27,3 +29,17 @@ export RUST_LOG=${RUST_LOG:-warn}
 cargo build --quiet --bin switchyard
 bash deploy/local/contract.sh
 cargo test --workspace --all-targets -- --test-threads "${TEST_THREADS:-4}"
+
+set +e
+emulator=$(bash deploy/local/pubsub-emulator.sh)
+status=$?
+set -e
+if [ "$status" -eq 3 ]; then
+  echo "PUB/SUB HALF SKIPPED: the end-to-end suite ran on RabbitMQ only (see the reason above)" >&2
+elif [ "$status" -ne 0 ]; then
+  exit "$status"
+else
+  echo "end-to-end suite on Pub/Sub (emulator at $emulator)" >&2
+  PUBSUB_EMULATOR_HOST=$emulator TEST_QUEUE_BACKEND=pubsub \
+    cargo test --test api -- --test-threads "${TEST_THREADS:-4}"
+fi

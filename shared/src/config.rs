@@ -40,6 +40,7 @@ impl DatabaseConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum QueueBackend {
     Rabbitmq,
+    Pubsub,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -99,6 +100,37 @@ pub struct QueueConfig {
     /// How long the ingress waits for the broker to confirm a publish.
     #[arg(long, env = "QUEUE_CONFIRM_TIMEOUT_MS", default_value_t = 5000)]
     pub confirm_timeout_ms: u64,
+
+    #[command(flatten)]
+    pub pubsub: PubSubConfig,
+}
+
+/// Google Cloud Pub/Sub, when `QUEUE_BACKEND=pubsub`. Topic and subscription ids default to
+/// names derived from `QUEUE_PREFIX`: `{prefix}-events`, `{prefix}-workers`,
+/// `{prefix}-dead-letters` (topic and subscription) and `{prefix}-undecodable`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PubSubConfig {
+    /// The Google Cloud project of the topics and subscriptions.
+    #[arg(long = "pubsub-project", env = "PUBSUB_PROJECT_ID")]
+    pub project: Option<String>,
+    /// `host:port` of a Pub/Sub emulator: plain HTTP/2 and no credentials. Unset in
+    /// production, where Application Default Credentials are used.
+    #[arg(long = "pubsub-emulator-host", env = "PUBSUB_EMULATOR_HOST")]
+    pub emulator_host: Option<String>,
+    /// Create the topics and subscriptions that are missing at start (turn off where they are
+    /// managed elsewhere, e.g. by Terraform, and the service account may not create them).
+    #[arg(long = "pubsub-create-topology", env = "PUBSUB_CREATE_TOPOLOGY", default_value_t = true, action = clap::ArgAction::Set)]
+    pub create_topology: bool,
+    /// The events topic id (default `{prefix}-events`).
+    #[arg(long = "pubsub-topic", env = "PUBSUB_TOPIC")]
+    pub topic: Option<String>,
+    /// The workers' subscription id (default `{prefix}-workers`).
+    #[arg(long = "pubsub-subscription", env = "PUBSUB_SUBSCRIPTION")]
+    pub subscription: Option<String>,
+    /// The dead-letter topic id; its subscription has the same id (default
+    /// `{prefix}-dead-letters`).
+    #[arg(long = "pubsub-dead-letter-topic", env = "PUBSUB_DEAD_LETTER_TOPIC")]
+    pub dead_letter_topic: Option<String>,
 }
 
 impl QueueConfig {

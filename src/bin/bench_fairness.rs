@@ -173,6 +173,7 @@ async fn run(
         in_place_retries: 3,
         retry_tiers: Default::default(),
         confirm_timeout_ms: 30_000,
+        pubsub: Default::default(),
     })
     .await?;
     let flood: Vec<Envelope> = (0..options.flood)

@@ -181,6 +181,7 @@ async fn run(
         in_place_retries: 3,
         retry_tiers: Default::default(),
         confirm_timeout_ms: 30_000,
+        pubsub: Default::default(),
     };
     let queue = RabbitMq::connect(queue_config).await?;
     let envelopes: Vec<Envelope> = (0..options.messages)

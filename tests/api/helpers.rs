@@ -20,7 +20,7 @@ use switchyard::settings::Settings;
 use switchyard_ingress::verify::meta::sign;
 use switchyard_ingress::webhooks::whatsapp::split;
 use switchyard_shared::config::{
-    DatabaseConfig, GeminiConfig, GoogleConfig, IngressConfig, QueueBackend, QueueConfig,
+    DatabaseConfig, GeminiConfig, GoogleConfig, IngressConfig, PubSubConfig, QueueBackend, QueueConfig,
     SecretsConfig, WorkerConfig,
 };
 use switchyard_shared::domain::{Channel, ConversationKey, TenantId};
@@ -107,6 +107,22 @@ impl RunningApp {
     }
 }
 
+/// The queue backend the suite runs against: RabbitMQ, or Pub/Sub with
+/// `TEST_QUEUE_BACKEND=pubsub` (and `PUBSUB_EMULATOR_HOST` naming a running emulator;
+/// `deploy/local/test.sh` runs the suite once on each).
+pub fn test_backend() -> QueueBackend {
+    match std::env::var("TEST_QUEUE_BACKEND").as_deref() {
+        Ok("pubsub") => {
+            assert!(
+                std::env::var("PUBSUB_EMULATOR_HOST").is_ok(),
+                "TEST_QUEUE_BACKEND=pubsub needs PUBSUB_EMULATOR_HOST (deploy/local/test.sh starts the emulator)"
+            );
+            QueueBackend::Pubsub
+        }
+        _ => QueueBackend::Rabbitmq,
+    }
+}
+
 impl TestEnv {
     pub async fn new() -> Self {
         Self::with(|_| {}).await
@@ -158,7 +174,7 @@ impl TestEnv {
                 max_connections: 8,
             },
             queue: QueueConfig {
-                backend: QueueBackend::Rabbitmq,
+                backend: test_backend(),
                 amqp_url: SecretString::new(amqp),
                 prefix: format!("test-{id}"),
                 publish_channels: 2,
@@ -171,6 +187,12 @@ impl TestEnv {
                 in_place_retries: 1,
                 retry_tiers: "500ms,1s,2s".parse().expect("retry tiers"),
                 confirm_timeout_ms: 5000,
+                pubsub: PubSubConfig {
+                    project: Some("switchyard-test".into()),
+                    emulator_host: std::env::var("PUBSUB_EMULATOR_HOST").ok(),
+                    create_topology: true,
+                    ..Default::default()
+                },
             },
             ingress: IngressConfig {
                 bind: any_port,

@@ -9,6 +9,10 @@ use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
 use serde_json::Value;
 use switchyard::app::Role;
+use google_cloud_auth::credentials::anonymous::Builder as Anonymous;
+use google_cloud_pubsub::client::Subscriber;
+use switchyard_shared::config::QueueBackend;
+use switchyard_shared::queue::pubsub::Names;
 use switchyard_shared::queue::rabbitmq::partition_queue;
 
 use crate::helpers::*;
@@ -27,17 +31,51 @@ pub async fn spawn_ingress_with(
     }
 }
 
-/// Every envelope of `channel` (`sms`, `voice`, …) now waiting in the partition queues, taken
-/// off them (envelopes of other channels are taken off too, and dropped).
+/// Every envelope of `channel` (`sms`, `voice`, …) now waiting for the workers (in the
+/// partition queues, or the workers' Pub/Sub subscription), taken off (envelopes of other
+/// channels are taken off too, and dropped).
 pub async fn take_published(app: &TestApp, channel: &str) -> Vec<Value> {
-    let queues = (0..app.settings.queue.partitions)
-        .map(|p| partition_queue(&app.settings.queue.prefix, p))
-        .collect();
-    take_all(app, queues)
-        .await
+    let envelopes = match app.settings.queue.backend {
+        QueueBackend::Rabbitmq => {
+            let queues = (0..app.settings.queue.partitions)
+                .map(|p| partition_queue(&app.settings.queue.prefix, p))
+                .collect();
+            take_all(app, queues).await
+        }
+        QueueBackend::Pubsub => take_all_pubsub(app).await,
+    };
+    envelopes
         .into_iter()
         .filter(|envelope| envelope["channel"] == channel)
         .collect()
+}
+
+/// Pull the workers' subscription until it has delivered nothing for a moment, acknowledging
+/// everything.
+async fn take_all_pubsub(app: &TestApp) -> Vec<Value> {
+    let queue = &app.settings.queue;
+    let names = Names::new(queue).expect("Pub/Sub names");
+    let host = queue
+        .pubsub
+        .emulator_host
+        .clone()
+        .expect("the suite runs Pub/Sub on the emulator");
+    let subscriber = Subscriber::builder()
+        .with_endpoint(format!("http://{host}"))
+        .with_credentials(Anonymous::new().build())
+        .build()
+        .await
+        .expect("Pub/Sub subscriber");
+    let mut stream = subscriber.subscribe(names.workers_subscription).build();
+    let mut envelopes = Vec::new();
+    while let Ok(Some(next)) = tokio::time::timeout(Duration::from_millis(1500), stream.next()).await
+    {
+        let (message, handler) = next.expect("Pub/Sub message");
+        envelopes.push(serde_json::from_slice(&message.data).expect("envelope JSON"));
+        handler.ack();
+    }
+    stream.shutdown_token().shutdown().await;
+    envelopes
 }
 
 /// Consume `queues` until none has delivered anything for a moment (partition queues have a

@@ -7,15 +7,17 @@
 //! [`EventHandler`] to [`EventQueue::consume`]; the backend owns the delivery loop (prefetch,
 //! reconnects, acks) and turns the handler's [`Outcome`] into the broker's verb.
 //!
-//! Backends: [`rabbitmq`]. Nothing outside this module names one; [`connect`] picks it from
+//! Backends: [`rabbitmq`] and [`pubsub`]. Nothing outside this module names one; [`connect`] picks it from
 //! the configuration. What every backend shares: [`partition`] (which conversations go
 //! together, and which worker consumes which partition) and [`lanes`] (one conversation at a
 //! time within a partition, in arrival order).
 
 pub mod lanes;
 pub mod partition;
+pub mod pubsub;
 pub mod rabbitmq;
 pub mod retry;
+pub mod settle;
 
 use std::sync::Arc;
 
@@ -114,6 +116,13 @@ pub async fn connect(config: &QueueConfig) -> Result<Arc<dyn EventQueue>, QueueE
             let queue = rabbitmq::RabbitMq::new(config.clone());
             if let Err(e) = queue.ready().await {
                 tracing::warn!(error = %e, "broker unreachable at start; connecting on first use");
+            }
+            Ok(Arc::new(queue))
+        }
+        QueueBackend::Pubsub => {
+            let queue = pubsub::PubSub::new(config.clone()).await?;
+            if let Err(e) = queue.ready().await {
+                tracing::warn!(error = %e, "Pub/Sub unreachable at start; connecting on first use");
             }
             Ok(Arc::new(queue))
         }

@@ -62,6 +62,7 @@ pub fn queue_config(
         in_place_retries: 3,
         retry_tiers: Default::default(),
         confirm_timeout_ms: 30_000,
+        pubsub: Default::default(),
     }
 }
 

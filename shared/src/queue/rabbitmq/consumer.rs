@@ -33,6 +33,7 @@ use tokio::task::JoinSet;
 
 use super::membership::Membership;
 use super::settle::Settler;
+use crate::queue::settle::DRAIN_TIMEOUT;
 use super::{RabbitMq, dead_letters, unavailable};
 use crate::envelope::Envelope;
 use crate::queue::lanes::Lanes;
@@ -42,11 +43,6 @@ use crate::shutdown::Shutdown;
 
 /// How often a worker checks which partitions are its own.
 pub const REBALANCE_EVERY: Duration = Duration::from_secs(1);
-
-/// How long a released or stopping partition waits for its running events before closing its
-/// channel (the broker redelivers whatever is still unacknowledged then). Below the process's
-/// default `SHUTDOWN_GRACE_SECS` (25), so a stopping worker closes its channels itself.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A partition this worker consumes.
 struct Owned {
