@@ -20,8 +20,8 @@ use switchyard::settings::Settings;
 use switchyard_ingress::verify::meta::sign;
 use switchyard_ingress::webhooks::whatsapp::split;
 use switchyard_shared::config::{
-    DatabaseConfig, GeminiConfig, GoogleConfig, IngressConfig, PubSubConfig, QueueBackend, QueueConfig,
-    SecretsConfig, WorkerConfig,
+    DatabaseConfig, GeminiConfig, GoogleConfig, IngressConfig, PubSubConfig, QueueBackend,
+    QueueConfig, SecretsConfig, WorkerConfig,
 };
 use switchyard_shared::domain::{Channel, ConversationKey, TenantId};
 use switchyard_shared::envelope::{Envelope, new_traceparent};

@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use google_cloud_auth::credentials::anonymous::Builder as Anonymous;
+use google_cloud_pubsub::client::Subscriber;
 use lapin::options::BasicConsumeOptions;
 use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
 use serde_json::Value;
 use switchyard::app::Role;
-use google_cloud_auth::credentials::anonymous::Builder as Anonymous;
-use google_cloud_pubsub::client::Subscriber;
 use switchyard_shared::config::QueueBackend;
 use switchyard_shared::queue::pubsub::Names;
 use switchyard_shared::queue::rabbitmq::partition_queue;
@@ -68,7 +68,8 @@ async fn take_all_pubsub(app: &TestApp) -> Vec<Value> {
         .expect("Pub/Sub subscriber");
     let mut stream = subscriber.subscribe(names.workers_subscription).build();
     let mut envelopes = Vec::new();
-    while let Ok(Some(next)) = tokio::time::timeout(Duration::from_millis(1500), stream.next()).await
+    while let Ok(Some(next)) =
+        tokio::time::timeout(Duration::from_millis(1500), stream.next()).await
     {
         let (message, handler) = next.expect("Pub/Sub message");
         envelopes.push(serde_json::from_slice(&message.data).expect("envelope JSON"));

@@ -1,14 +1,14 @@
 //! Settling a delivery, whatever the backend: run the handler until the event's fate is
 //! decided, the same way on RabbitMQ and Pub/Sub.
 //!
-//! - [`Outcome::Ack`]: done.
-//! - [`Outcome::Hold`]: the database is down. Try again in place, 0.25 s up to
+//! - [`Outcome::Ack`][]: done.
+//! - [`Outcome::Hold`][]: the database is down. Try again in place, 0.25 s up to
 //!   [`HOLD_MAX_PAUSE`] apart, for as long as it takes, counting no attempt; a stopping
 //!   consumer hands the event back instead.
-//! - [`Outcome::Retry`]: a few quick retries in place (`QUEUE_IN_PLACE_RETRIES`), then
+//! - [`Outcome::Retry`][]: a few quick retries in place (`QUEUE_IN_PLACE_RETRIES`), then
 //!   [`Fate::Later`]: the backend's way of trying again after a delay (a retry tier on
 //!   RabbitMQ, a negative acknowledgement under the subscription's retry policy on Pub/Sub).
-//! - [`Outcome::Dead`]: [`Fate::Bury`] at once.
+//! - [`Outcome::Dead`][]: [`Fate::Bury`] at once.
 //!
 //! Each backend turns the [`Fate`] into its own verbs; [`SettlePolicy::store`] keeps a dead
 //! event through the handler, holding it like any other event while the database is down.

@@ -44,7 +44,14 @@ pub(super) async fn ensure(queue: &PubSub) -> Result<(), QueueError> {
         &names.dead_letter_topic,
         &names.undecodable_topic,
     ] {
-        created(queue.topics.create_topic().set_name(topic.clone()).send().await)?;
+        created(
+            queue
+                .topics
+                .create_topic()
+                .set_name(topic.clone())
+                .send()
+                .await,
+        )?;
     }
     let tiers = queue.config.retry_tiers.delays();
     let first = tiers.first().copied().unwrap_or(Duration::from_secs(10));

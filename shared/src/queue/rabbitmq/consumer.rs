@@ -33,11 +33,11 @@ use tokio::task::JoinSet;
 
 use super::membership::Membership;
 use super::settle::Settler;
-use crate::queue::settle::DRAIN_TIMEOUT;
 use super::{RabbitMq, dead_letters, unavailable};
 use crate::envelope::Envelope;
 use crate::queue::lanes::Lanes;
 use crate::queue::partition::{Partition, assign};
+use crate::queue::settle::DRAIN_TIMEOUT;
 use crate::queue::{EventHandler, QueueError};
 use crate::shutdown::Shutdown;
 
