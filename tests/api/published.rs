@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use google_cloud_auth::credentials::anonymous::Builder as Anonymous;
-use google_cloud_pubsub::client::Subscriber;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use lapin::options::BasicConsumeOptions;
 use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
-use serde_json::Value;
+use serde_json::{Value, json};
 use switchyard::app::Role;
 use switchyard_shared::config::QueueBackend;
 use switchyard_shared::queue::pubsub::Names;
@@ -50,32 +50,59 @@ pub async fn take_published(app: &TestApp, channel: &str) -> Vec<Value> {
         .collect()
 }
 
-/// Pull the workers' subscription until it has delivered nothing for a moment, acknowledging
-/// everything.
+/// Pull the workers' subscription until it is empty, acknowledging everything. Through the
+/// emulator's REST API with unary `pull` calls: the emulator (0.8.20) breaks an ordered
+/// subscription for good when a streaming pull on it is closed, which a helper that opens one
+/// per call would do.
 async fn take_all_pubsub(app: &TestApp) -> Vec<Value> {
     let queue = &app.settings.queue;
-    let names = Names::new(queue).expect("Pub/Sub names");
+    let subscription = Names::new(queue)
+        .expect("Pub/Sub names")
+        .workers_subscription;
     let host = queue
         .pubsub
         .emulator_host
         .clone()
         .expect("the suite runs Pub/Sub on the emulator");
-    let subscriber = Subscriber::builder()
-        .with_endpoint(format!("http://{host}"))
-        .with_credentials(Anonymous::new().build())
-        .build()
-        .await
-        .expect("Pub/Sub subscriber");
-    let mut stream = subscriber.subscribe(names.workers_subscription).build();
+    let base = format!("http://{host}/v1/{subscription}");
     let mut envelopes = Vec::new();
-    while let Ok(Some(next)) =
-        tokio::time::timeout(Duration::from_millis(1500), stream.next()).await
-    {
-        let (message, handler) = next.expect("Pub/Sub message");
-        envelopes.push(serde_json::from_slice(&message.data).expect("envelope JSON"));
-        handler.ack();
+    // Published messages show up in a pull within moments; two empty pulls in a row mean the
+    // subscription is drained.
+    let mut empty = 0;
+    while empty < 2 {
+        let pulled: Value = app
+            .client
+            .post(format!("{base}:pull"))
+            .json(&json!({ "maxMessages": 100, "returnImmediately": true }))
+            .send()
+            .await
+            .expect("emulator pull")
+            .json()
+            .await
+            .expect("emulator pull answer");
+        let received = pulled["receivedMessages"].as_array().cloned().unwrap_or_default();
+        if received.is_empty() {
+            empty += 1;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            continue;
+        }
+        empty = 0;
+        let mut ack_ids = Vec::new();
+        for message in received {
+            let data = message["message"]["data"].as_str().unwrap_or_default();
+            let bytes = STANDARD.decode(data).expect("base64 message data");
+            envelopes.push(serde_json::from_slice(&bytes).expect("envelope JSON"));
+            ack_ids.push(message["ackId"].clone());
+        }
+        let acked = app
+            .client
+            .post(format!("{base}:acknowledge"))
+            .json(&json!({ "ackIds": ack_ids }))
+            .send()
+            .await
+            .expect("emulator acknowledge");
+        assert!(acked.status().is_success(), "acknowledge: {}", acked.status());
     }
-    stream.shutdown_token().shutdown().await;
     envelopes
 }
 
