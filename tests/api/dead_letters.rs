@@ -375,8 +375,9 @@ async fn a_dead_letter_the_worker_recorded_is_applied_when_replayed_once_the_cau
     let (app, fake) = app_and_google(3600).await;
     connected_tenant(&app, &fake, None).await;
     let history = fake.add_fixture_message(crate::google::MAILBOX);
-    // Gmail fails every try of the first delivery and of each retry tier (two tries each).
-    fake.fail_next(Endpoint::Gmail, 8, 503);
+    // Gmail fails every try of every delivery (two tries each) until the event is dead.
+    let deliveries = switchyard_shared::queue::deliveries_before_dead_letter(&app.settings.queue);
+    fake.fail_next(Endpoint::Gmail, deliveries as usize * 2, 503);
     assert_eq!(push(&app, history, "m-outage").await.status(), 204);
     eventually("the worker's dead letter", || async {
         listed(&app, ADMIN_TOKEN, "?error_class=exhausted&channel=email")
@@ -389,7 +390,7 @@ async fn a_dead_letter_the_worker_recorded_is_applied_when_replayed_once_the_cau
     let id = listed(&app, ADMIN_TOKEN, "?channel=email").await.remove(0);
     let (_, dead) = get(&app, ADMIN_TOKEN, &format!("/api/v1/dead-letters/{id}")).await;
     assert_eq!(dead["dedup_key"], "pubsub:m-outage");
-    assert_eq!(dead["envelope"]["attempt"], 3);
+    assert_eq!(dead["envelope"]["attempt"], deliveries - 1);
 
     let path = format!("/api/v1/dead-letters/{id}/replay");
     assert_eq!(post(&app, ADMIN_TOKEN, &path, None).await.0, 200);

@@ -1,5 +1,7 @@
-//! End-to-end tests against the real PostgreSQL and RabbitMQ, with the sandbox's fake provider
-//! APIs. Run through `bash deploy/local/test.sh`, which starts both services first.
+//! End-to-end tests against the real PostgreSQL and RabbitMQ (or, with
+//! `TEST_QUEUE_BACKEND=pubsub`, the Pub/Sub emulator), with the sandbox's fake provider APIs.
+//! Run through `bash deploy/local/test.sh`, which starts the services first and runs this suite
+//! on each queue backend.
 
 mod admin;
 mod assistant_tools;
@@ -7,6 +9,7 @@ mod auth;
 mod channels;
 mod contacts;
 mod dead_letters;
+mod emulator;
 mod fairness;
 mod flow_conversations;
 mod flow_states;

@@ -5,6 +5,8 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use switchyard_shared::config::{QueueBackend, QueueConfig};
+use switchyard_shared::secrets::SecretString;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
@@ -57,6 +59,29 @@ impl Proxy {
             .set_port(Some(proxy.address.port()))
             .expect("set port");
         (proxy, parsed.to_string())
+    }
+
+    /// A proxy in front of the run's broker (RabbitMQ, or the Pub/Sub emulator), and `queue`
+    /// pointed at it.
+    pub fn in_front_of_broker(queue: &QueueConfig) -> (Self, QueueConfig) {
+        let mut proxied = queue.clone();
+        match queue.backend {
+            QueueBackend::Rabbitmq => {
+                let (proxy, url) = Self::in_front_of(queue.amqp_url.expose());
+                proxied.amqp_url = SecretString::new(url);
+                (proxy, proxied)
+            }
+            QueueBackend::Pubsub => {
+                let host = queue
+                    .pubsub
+                    .emulator_host
+                    .clone()
+                    .expect("the suite runs Pub/Sub on the emulator");
+                let proxy = Self::start(host);
+                proxied.pubsub.emulator_host = Some(proxy.address.to_string());
+                (proxy, proxied)
+            }
+        }
     }
 
     /// Drop every open connection and refuse new ones until [`Proxy::restore`].

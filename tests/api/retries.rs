@@ -17,10 +17,13 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use switchyard::app::Role;
 use switchyard::sandbox::google::Endpoint;
+use switchyard_shared::config::QueueBackend;
+use switchyard_shared::queue::deliveries_before_dead_letter;
 use switchyard_shared::queue::rabbitmq::partition_queue;
 
 use switchyard_shared::secrets::SecretString;
 
+use crate::emulator;
 use crate::google::*;
 use crate::helpers::*;
 use crate::proxy::Proxy;
@@ -63,29 +66,42 @@ async fn transient_failures_climb_every_retry_tier_then_become_a_dead_letter() {
     assert_eq!(push(&app, history, "m-flaky").await.status(), 204);
 
     let dead = wait_for_dead_letter(&app).await;
-    // Each delivery tries twice (one in-place retry); the first and each of the three tiers.
-    assert_eq!(100 - fake.pending_failures(Endpoint::Gmail), 4 * 2);
-    // The broker held the event for every tier's delay: 0.5 s + 1 s + 2 s.
+    // Each delivery tries twice (one in-place retry): on RabbitMQ the first and one per tier
+    // (4); on Pub/Sub as many as the subscription's maximum delivery attempts (5).
+    let deliveries = deliveries_before_dead_letter(&app.settings.queue);
+    assert_eq!(
+        100 - fake.pending_failures(Endpoint::Gmail),
+        deliveries as usize * 2
+    );
+    // The broker held the event between deliveries: each tier's delay on RabbitMQ (0.5 s +
+    // 1 s + 2 s), at least the retry policy's minimum backoff on Pub/Sub (4 × 0.5 s).
+    let held_at_least = match app.settings.queue.backend {
+        QueueBackend::Rabbitmq => Duration::from_millis(3500),
+        QueueBackend::Pubsub => Duration::from_millis(2000),
+    };
     assert!(
-        started.elapsed() >= Duration::from_millis(3500),
-        "dead after {:?}, sooner than the tiers allow",
+        started.elapsed() >= held_at_least,
+        "dead after {:?}, sooner than the retry delays allow",
         started.elapsed()
     );
     assert_eq!(dead.get::<String, _>("error_class"), "exhausted");
-    assert_eq!(dead.get::<i32, _>("attempts"), 4);
+    assert_eq!(dead.get::<i32, _>("attempts"), deliveries as i32);
     assert_eq!(dead.get::<String, _>("dedup_key"), "pubsub:m-flaky");
     assert!(dead.get::<String, _>("error").contains("Gmail sync"));
     assert_eq!(dead.get::<String, _>("status"), "dead");
     assert!(dead.get::<bool, _>("ordered"));
-    // The attempt count and the last error travelled with the event.
+    // The attempt count travelled with the event, and on RabbitMQ (whose retried copies are
+    // new messages) the last error too; a Pub/Sub redelivery is the same message.
     let envelope: Value = dead.get("envelope");
-    assert_eq!(envelope["attempt"], 3);
-    assert!(
-        envelope["last_error"]
-            .as_str()
-            .is_some_and(|e| e.contains("503") || e.contains("Gmail")),
-        "{envelope}"
-    );
+    assert_eq!(envelope["attempt"], deliveries - 1);
+    if app.settings.queue.backend == QueueBackend::Rabbitmq {
+        assert!(
+            envelope["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("503") || e.contains("Gmail")),
+            "{envelope}"
+        );
+    }
     assert_eq!(inbound_emails(&app).await, 0);
 }
 
@@ -137,6 +153,9 @@ async fn a_permanent_failure_is_a_dead_letter_at_once_without_retries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_the_broker_gives_up_on_is_drained_into_the_dead_letters() {
+    if test_backend() == QueueBackend::Pubsub {
+        return what_pubsub_gives_up_on_is_drained_into_the_dead_letters().await;
+    }
     // Deliveries are limited to 2 and no worker runs yet: a stand-in consumer takes the
     // event and hands it back until the broker dead-letters it.
     let env = TestEnv::with(|s| s.queue.delivery_limit = 2).await;
@@ -181,6 +200,58 @@ async fn what_the_broker_gives_up_on_is_drained_into_the_dead_letters() {
         }
     }
     assert_eq!(kept, vec![Value::String("not an envelope".into())]);
+}
+
+/// The same on Pub/Sub. After the subscription's maximum delivery attempts, Pub/Sub itself
+/// moves an event to the dead-letter topic with the delivery count as an attribute; the test
+/// does that move by hand (the emulator breaks an ordered subscription on unary nacks), then
+/// checks that the workers drain it, and that garbage on the events topic is set aside.
+async fn what_pubsub_gives_up_on_is_drained_into_the_dead_letters() {
+    let env = TestEnv::new().await;
+    let ingress = env.start(Role::Ingress).await;
+    let app = env.into_app(ingress);
+    app.fixture_tenant().await;
+    assert_eq!(
+        app.post_whatsapp(fixture("whatsapp/inbound_text.json"))
+            .await
+            .status(),
+        200
+    );
+    let names = emulator::names(&app);
+    let published = emulator::take_all(&app, &names.workers_subscription).await;
+    assert_eq!(published.len(), 1);
+    emulator::publish(
+        &app,
+        &names.dead_letter_topic,
+        &published[0],
+        json!({ "CloudPubSubDeadLetterSourceDeliveryCount": "5" }),
+    )
+    .await;
+    emulator::publish(&app, &names.events_topic, br#""not an envelope""#, json!({})).await;
+
+    let _worker = app.env.start(Role::Worker).await;
+    let dead = wait_for_dead_letter(&app).await;
+    assert_eq!(dead.get::<String, _>("error_class"), "delivery_limit");
+    assert!(
+        dead.get::<String, _>("error")
+            .contains("Pub/Sub stopped redelivering it after 5 deliveries"),
+        "{}",
+        dead.get::<String, _>("error")
+    );
+    assert_eq!(dead.get::<i32, _>("attempts"), 5);
+    assert_eq!(
+        app.count("SELECT count(*) FROM messages").await,
+        0,
+        "a dead event is not applied"
+    );
+    let mut kept = Vec::new();
+    for _ in 0..50 {
+        kept.extend(emulator::take_all(&app, &names.undecodable_subscription).await);
+        if !kept.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(kept, vec![br#""not an envelope""#.to_vec()]);
 }
 
 async fn amqp(app: &TestApp) -> (Connection, lapin::Channel) {

@@ -38,13 +38,13 @@ async fn ingress_behind_proxies() -> Outage {
 /// starts.
 async fn spawn_outage(before_start: impl FnOnce(&Proxy)) -> Outage {
     let env = TestEnv::new().await;
-    let (broker, amqp_url) = Proxy::in_front_of(env.settings.queue.amqp_url.expose());
+    let (broker, queue) = Proxy::in_front_of_broker(&env.settings.queue);
     let (database, database_url) = Proxy::in_front_of(env.settings.database.url.expose());
     let worker = env.start(Role::Worker).await;
     before_start(&broker);
     let ingress = env
         .start_with(Role::Ingress, |s| {
-            s.queue.amqp_url = SecretString::new(amqp_url);
+            s.queue = queue;
             s.database.url = SecretString::new(database_url);
         })
         .await;
@@ -287,9 +287,9 @@ async fn two_ingress_replicas_relay_each_spooled_event_once() {
     // Two ingresses sharing one database and one broker proxy, and no worker: what the relays
     // publish stays in the queues to be counted.
     let env = TestEnv::new().await;
-    let (broker, amqp_url) = Proxy::in_front_of(env.settings.queue.amqp_url.expose());
+    let (broker, queue) = Proxy::in_front_of_broker(&env.settings.queue);
     let through_proxy = |s: &mut switchyard::settings::Settings| {
-        s.queue.amqp_url = SecretString::new(amqp_url.clone());
+        s.queue = queue.clone();
     };
     let first = env.start_with(Role::Ingress, through_proxy).await;
     let second = env.start_with(Role::Ingress, through_proxy).await;

@@ -105,6 +105,18 @@ pub trait EventQueue: Send + Sync + 'static {
     ) -> Result<(), QueueError>;
 }
 
+/// How many deliveries an event that keeps failing transiently gets before it is a dead letter
+/// (class `exhausted`): on RabbitMQ the first and one per retry tier; on Pub/Sub the
+/// subscription's maximum delivery attempts (one per tier plus the first, at least 5).
+pub fn deliveries_before_dead_letter(config: &QueueConfig) -> u32 {
+    match config.backend {
+        QueueBackend::Rabbitmq => {
+            u32::try_from(config.retry_tiers.delays().len().saturating_add(1)).unwrap_or(u32::MAX)
+        }
+        QueueBackend::Pubsub => u32::try_from(pubsub::max_delivery_attempts(config)).unwrap_or(5),
+    }
+}
+
 /// The configured backend, connected and with its topology declared if the broker answers now.
 ///
 /// A broker that is unreachable at start is not an error: the backend connects on first use

@@ -31,7 +31,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use google_cloud_auth::credentials::anonymous::Builder as Anonymous;
 use google_cloud_pubsub::client::{Publisher, Subscriber, SubscriptionAdmin, TopicAdmin};
+use google_cloud_gax::retry_policy::RetryPolicyExt;
 use google_cloud_pubsub::model::Message;
+use google_cloud_pubsub::retry_policy::RetryableErrors;
 
 use super::{EventHandler, EventQueue, QueueError};
 use crate::config::QueueConfig;
@@ -123,6 +125,10 @@ impl PubSub {
         let publisher = pointed!(Publisher::builder(names.events_topic.clone()), config)
             // Confirm latency matters more than batch size: the ingress waits for it.
             .set_delay_threshold(Duration::from_millis(1))
+            // The client would otherwise keep retrying for 10 minutes after the ingress gave
+            // up and spooled the event: a late duplicate, and the conversation's ordering key
+            // stuck behind it while the relay publishes.
+            .with_retry_policy(RetryableErrors.with_time_limit(config.confirm_timeout()))
             .build()
             .await
             .map_err(building)?;
@@ -158,12 +164,16 @@ impl PubSub {
         &self.names
     }
 
-    /// Check the topology once per process (creating what is missing, if allowed).
+    /// Check the topology once per process (creating what is missing, if allowed), within the
+    /// confirm timeout: the admin clients would otherwise retry an unreachable service for
+    /// minutes while a webhook waits.
     async fn ensure_topology(&self) -> Result<(), QueueError> {
         if self.topology_ready.load(Ordering::Acquire) {
             return Ok(());
         }
-        topology::ensure(self).await?;
+        tokio::time::timeout(self.config.confirm_timeout(), topology::ensure(self))
+            .await
+            .map_err(|_| QueueError::Unavailable("Pub/Sub did not answer in time".into()))??;
         self.topology_ready.store(true, Ordering::Release);
         Ok(())
     }
