@@ -71,7 +71,13 @@ pub async fn pull(app: &TestApp, subscription: &str) -> Vec<Pulled> {
 
 pub async fn acknowledge(app: &TestApp, subscription: &str, pulled: &[Pulled]) {
     let ack_ids: Vec<&Value> = pulled.iter().map(|p| &p.ack_id).collect();
-    call(app, subscription, "acknowledge", json!({ "ackIds": ack_ids })).await;
+    call(
+        app,
+        subscription,
+        "acknowledge",
+        json!({ "ackIds": ack_ids }),
+    )
+    .await;
 }
 
 /// Publish `data` with `attributes` to `topic`.

@@ -14,10 +14,32 @@ use switchyard_shared::secrets::SecretBox;
 use switchyard_workers::Worker;
 use switchyard_workers::consumer::Processed;
 
+use switchyard_shared::config::QueueBackend;
+
+use crate::emulator;
 use crate::helpers::*;
+
+/// A worker of `app`'s settings, driven by the test itself.
+async fn worker(app: &TestApp) -> Worker {
+    let queue = queue::connect(&app.settings.queue).await.unwrap();
+    let secrets =
+        Arc::new(SecretBox::from_config(app.settings.secrets.encryption_keys.expose()).unwrap());
+    Worker::new(
+        app.settings.worker.clone(),
+        &app.settings.google,
+        &app.settings.gemini,
+        app.pool.clone(),
+        queue,
+        secrets,
+    )
+    .unwrap()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_that_dies_before_ack_is_redelivered_and_applied_once() {
+    if test_backend() == QueueBackend::Pubsub {
+        return a_pubsub_worker_that_dies_before_ack_is_redelivered_and_applied_once().await;
+    }
     let env = TestEnv::new().await;
     let ingress = env.start(Role::Ingress).await;
     let mut app = env.into_app(ingress);
@@ -60,19 +82,7 @@ async fn a_worker_that_dies_before_ack_is_redelivered_and_applied_once() {
         let delivery = consumers.next().await.unwrap().unwrap();
         assert!(!delivery.redelivered);
         let envelope = Envelope::from_bytes(&delivery.data).unwrap();
-        let queue = queue::connect(&app.settings.queue).await.unwrap();
-        let secrets = Arc::new(
-            SecretBox::from_config(app.settings.secrets.encryption_keys.expose()).unwrap(),
-        );
-        let doomed = Worker::new(
-            app.settings.worker.clone(),
-            &app.settings.google,
-            &app.settings.gemini,
-            app.pool.clone(),
-            queue,
-            secrets,
-        )
-        .unwrap();
+        let doomed = worker(&app).await;
         assert_eq!(
             doomed.processor().process(&envelope).await.unwrap(),
             Processed::Applied
@@ -124,4 +134,63 @@ async fn a_worker_that_dies_before_ack_is_redelivered_and_applied_once() {
     assert_eq!(app.count("SELECT count(*) FROM outbox").await, 1);
     assert_eq!(app.graph.sent().len(), 1);
     app.stop().await;
+}
+
+/// The same on Pub/Sub. The doomed worker pulls both events of a conversation, applies the
+/// first and dies without acknowledging either; once the subscription's ack deadline has passed,
+/// Pub/Sub delivers both again, in order, to the healthy worker: the first is found applied,
+/// the second is applied now (which shows the redelivery happened).
+async fn a_pubsub_worker_that_dies_before_ack_is_redelivered_and_applied_once() {
+    let env = TestEnv::new().await;
+    let ingress = env.start(Role::Ingress).await;
+    let app = env.into_app(ingress);
+    app.fixture_tenant().await;
+    for (wamid, text) in [("wamid.FIRST", "first"), ("wamid.SECOND", "second")] {
+        let body = inbound_text(PHONE_NUMBER_ID, WABA_ID, "15550001111", wamid, text);
+        assert_eq!(app.post_whatsapp(bytes(&body)).await.status(), 200);
+    }
+
+    let names = emulator::names(&app);
+    let mut pulled = Vec::new();
+    for _ in 0..50 {
+        pulled.extend(emulator::pull(&app, &names.workers_subscription).await);
+        if pulled.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(pulled.len(), 2, "both events of the conversation");
+    let first = Envelope::from_bytes(&pulled[0].data).unwrap();
+    assert_eq!(
+        first.payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"],
+        "wamid.FIRST"
+    );
+    let doomed = worker(&app).await;
+    assert_eq!(
+        doomed.processor().process(&first).await.unwrap(),
+        Processed::Applied
+    );
+    drop(doomed);
+    assert_eq!(app.graph.sent().len(), 1);
+
+    let _worker = app.env.start(Role::Worker).await;
+    // The ack deadline is 10 s; the healthy worker's stream takes a moment to open.
+    eventually_within(
+        "the second event, delivered again after the ack deadline, applied",
+        std::time::Duration::from_secs(40),
+        || async {
+            app.count("SELECT count(*) FROM messages WHERE direction = 'inbound'")
+                .await
+                == 2
+        },
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(app.count("SELECT count(*) FROM processed_events").await, 2);
+    assert_eq!(
+        app.count("SELECT count(*) FROM outbox").await,
+        1,
+        "one welcome"
+    );
+    assert_eq!(app.graph.sent().len(), 1, "the first event's welcome, once");
 }

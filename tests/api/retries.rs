@@ -227,7 +227,13 @@ async fn what_pubsub_gives_up_on_is_drained_into_the_dead_letters() {
         json!({ "CloudPubSubDeadLetterSourceDeliveryCount": "5" }),
     )
     .await;
-    emulator::publish(&app, &names.events_topic, br#""not an envelope""#, json!({})).await;
+    emulator::publish(
+        &app,
+        &names.events_topic,
+        br#""not an envelope""#,
+        json!({}),
+    )
+    .await;
 
     let _worker = app.env.start(Role::Worker).await;
     let dead = wait_for_dead_letter(&app).await;

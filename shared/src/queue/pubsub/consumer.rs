@@ -35,6 +35,10 @@ use crate::queue::settle::{DRAIN_TIMEOUT, Fate, SettlePolicy};
 use crate::queue::{Burial, ErrorClass, EventHandler, QueueError};
 use crate::shutdown::Shutdown;
 
+/// How far the client extends the ack deadline of a held message each time: what a crashed
+/// worker's events wait, at most, before Pub/Sub delivers them again.
+const LEASE_EXTENSION: Duration = Duration::from_secs(20);
+
 /// The attribute Pub/Sub adds to a dead-lettered message: deliveries before it gave up.
 const DEAD_LETTER_DELIVERIES: &str = "CloudPubSubDeadLetterSourceDeliveryCount";
 
@@ -85,7 +89,7 @@ pub(super) async fn run(
             .subscriber
             .subscribe(queue.names.workers_subscription.clone())
             .set_max_outstanding_messages(prefetch)
-            .set_max_lease_extension(Duration::from_secs(60))
+            .set_max_lease_extension(LEASE_EXTENSION)
             .build();
         let ended = consume_stream(stream, &settling, &shutdown).await;
         if shutdown.is_triggered() {

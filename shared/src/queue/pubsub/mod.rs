@@ -30,8 +30,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use google_cloud_auth::credentials::anonymous::Builder as Anonymous;
-use google_cloud_pubsub::client::{Publisher, Subscriber, SubscriptionAdmin, TopicAdmin};
 use google_cloud_gax::retry_policy::RetryPolicyExt;
+use google_cloud_pubsub::client::{Publisher, Subscriber, SubscriptionAdmin, TopicAdmin};
 use google_cloud_pubsub::model::Message;
 use google_cloud_pubsub::retry_policy::RetryableErrors;
 
@@ -39,6 +39,10 @@ use super::{EventHandler, EventQueue, QueueError};
 use crate::config::QueueConfig;
 use crate::envelope::Envelope;
 use crate::shutdown::Shutdown;
+
+/// The workers' subscription's ack deadline: how soon Pub/Sub delivers again what a worker took
+/// and then died with (a running worker extends it while it holds the message).
+pub const ACK_DEADLINE_SECS: i32 = 10;
 
 /// Deliveries before Pub/Sub dead-letters an event: one per retry tier plus the first, within
 /// the 5–100 Pub/Sub accepts.

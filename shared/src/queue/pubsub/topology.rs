@@ -68,7 +68,9 @@ pub(super) async fn ensure(queue: &PubSub) -> Result<(), QueueError> {
             .set_name(names.workers_subscription.clone())
             .set_topic(names.events_topic.clone())
             .set_enable_message_ordering(true)
-            .set_ack_deadline_seconds(60)
+            // Pub/Sub's minimum: a worker that dies mid-event has its events delivered again
+            // within seconds. A running worker extends the deadline of what it holds.
+            .set_ack_deadline_seconds(super::ACK_DEADLINE_SECS)
             .set_dead_letter_policy(
                 DeadLetterPolicy::new()
                     .set_dead_letter_topic(names.dead_letter_topic.clone())
