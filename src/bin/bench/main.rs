@@ -22,13 +22,18 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use switchyard_shared::secrets::SecretBox;
+use switchyard_shared::config::{PubSubConfig, QueueBackend, QueueConfig};
+use switchyard_shared::domain::TenantId;
+use switchyard_shared::secrets::{SecretBox, SecretString};
 
 use crate::ingress::Ingress;
 use crate::load::{Conn, PhaseResult, RequestFactory, RequestSource};
 use crate::procstat::{Accounting, CpuUsage, RssSampler};
 use crate::raw::{RawRun, RawSettings, Reference};
 use crate::setup::{BenchDb, Services, broker};
+
+/// The Google Cloud project of the Pub/Sub runs (on the emulator).
+const PUBSUB_PROJECT: &str = "switchyard-bench";
 
 /// Targets (informational; the program does not fail on a miss).
 const TARGET_RATIO: f64 = 0.5;
@@ -82,6 +87,13 @@ struct Options {
     /// Do not use rabbitmqctl (queue-depth check, immediate removal of queues and exchanges).
     #[arg(long)]
     no_rabbitmqctl: bool,
+    /// The queue backends to measure, one after the other (comma-separated); the report puts
+    /// them side by side.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "rabbitmq")]
+    backends: Vec<QueueBackend>,
+    /// The Pub/Sub emulator (`host:port`) for the `pubsub` backend.
+    #[arg(long, env = "PUBSUB_EMULATOR_HOST", default_value = "127.0.0.1:8085")]
+    pubsub_emulator_host: String,
 }
 
 struct IngressReport {
@@ -148,14 +160,38 @@ async fn main() -> anyhow::Result<()> {
         db.name
     );
 
+    let all = async {
+        // One tenant (and encryption key) for every backend's run.
+        let key_spec = SecretBox::generate_key_spec("bench1");
+        let secrets = SecretBox::from_config(&key_spec).context("bench encryption key")?;
+        let tenant = db.prepare(&secrets).await?;
+        let mut reports = Vec::new();
+        for backend in &options.backends {
+            let (prefix, raw_prefix) = prefixes(&prefix, *backend);
+            let ctl = (*backend == QueueBackend::Rabbitmq && rabbitmqctl).then_some(vhost.as_str());
+            let report = run(
+                &options,
+                *backend,
+                (&key_spec, tenant),
+                &db,
+                &prefix,
+                &raw_prefix,
+                ctl,
+            )
+            .await?;
+            reports.push((*backend, report));
+        }
+        Ok::<_, anyhow::Error>(reports)
+    };
     let outcome = tokio::select! {
-        outcome = run(&options, &db, &prefix, &raw_prefix, rabbitmqctl.then_some(vhost.as_str())) => outcome,
+        outcome = all => outcome,
         Ok(()) = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
     // The ingress child is stopped by now (by `run`, or by its Drop when `run` was cut short).
 
     let mut leftovers = Vec::new();
     if rabbitmqctl {
+        let (prefix, raw_prefix) = prefixes(&prefix, QueueBackend::Rabbitmq);
         let prefixes = vec![raw_prefix.clone(), prefix.clone()];
         let vhost = vhost.clone();
         match tokio::task::spawn_blocking(move || broker::remove(&vhost, &prefixes)).await {
@@ -171,8 +207,15 @@ async fn main() -> anyhow::Result<()> {
     }
     let dropped = db.drop_database().await;
 
-    if let Ok(report) = &outcome {
-        print_report(&options, report);
+    if let Ok(reports) = &outcome {
+        for (backend, report) in reports {
+            println!();
+            println!("# {}", backend_name(*backend));
+            print_report(&options, report);
+        }
+        if reports.len() > 1 {
+            print_side_by_side(reports);
+        }
     }
     for leftover in &leftovers {
         eprintln!("clean-up: {leftover}");
@@ -183,6 +226,86 @@ async fn main() -> anyhow::Result<()> {
     }
     outcome?;
     dropped
+}
+
+/// The ingress's and the reference's queue prefixes for `backend`.
+fn prefixes(base: &str, backend: QueueBackend) -> (String, String) {
+    let prefix = match backend {
+        QueueBackend::Rabbitmq => base.to_owned(),
+        QueueBackend::Pubsub => format!("{base}-pubsub"),
+    };
+    let raw = format!("{prefix}-raw");
+    (prefix, raw)
+}
+
+fn backend_name(backend: QueueBackend) -> &'static str {
+    match backend {
+        QueueBackend::Rabbitmq => "RabbitMQ",
+        QueueBackend::Pubsub => "Pub/Sub (emulator)",
+    }
+}
+
+/// The queue settings of `backend` under `prefix`, as the reference and the ingress use them.
+fn queue_config(options: &Options, backend: QueueBackend, prefix: &str) -> QueueConfig {
+    QueueConfig {
+        backend,
+        amqp_url: SecretString::new(options.services.amqp_url.as_str()),
+        prefix: prefix.to_owned(),
+        publish_channels: options.publish_channels,
+        prefetch: 32,
+        delivery_limit: 20,
+        partitions: 8,
+        expires_secs: Some(options.queue_expires_secs),
+        in_place_retries: 3,
+        retry_tiers: Default::default(),
+        confirm_timeout_ms: 30_000,
+        pubsub: PubSubConfig {
+            project: Some(PUBSUB_PROJECT.into()),
+            emulator_host: Some(options.pubsub_emulator_host.clone()),
+            create_topology: true,
+            ..Default::default()
+        },
+    }
+}
+
+/// The main figures of every backend, one column each.
+fn print_side_by_side(reports: &[(QueueBackend, Report)]) {
+    println!();
+    println!("# Side by side");
+    println!();
+    let header: Vec<&str> = reports.iter().map(|(b, _)| backend_name(*b)).collect();
+    println!("| | {} |", header.join(" | "));
+    println!("|---|{}", "---:|".repeat(reports.len()));
+    let row = |name: &str, value: &dyn Fn(&Report) -> String| {
+        let cells: Vec<String> = reports.iter().map(|(_, r)| value(r)).collect();
+        println!("| {name} | {} |", cells.join(" | "));
+    };
+    row("raw pipelined publish (reference)", &|r| {
+        format!("{:.0} msgs/s", r.reference_rate())
+    });
+    row("raw, one envelope per call", &|r| {
+        format!("{:.0} msgs/s", r.one_per_call.rate())
+    });
+    row("ingress", &|r| {
+        format!("{:.0} req/s", r.ingress.measured.rate())
+    });
+    row("ingress / reference", &|r| {
+        format!(
+            "{:.2}",
+            r.ingress.measured.rate() / r.reference_rate().max(1e-9)
+        )
+    });
+    row("ack latency p50 / p99", &|r| {
+        let h = &r.ingress.measured.latency;
+        format!(
+            "{:.1} / {:.1} ms",
+            ms(h.value_at_quantile(0.5)),
+            ms(h.value_at_quantile(0.99))
+        )
+    });
+    row("ingress peak RSS (VmHWM)", &|r| {
+        format!("{:.1} MiB", mib(r.ingress.vm_hwm))
+    });
 }
 
 /// The `switchyard` binary to start, checked to exist.
@@ -201,14 +324,14 @@ fn ingress_binary(options: &Options) -> anyhow::Result<PathBuf> {
 
 async fn run(
     options: &Options,
+    backend: QueueBackend,
+    tenant: (&str, TenantId),
     db: &BenchDb,
     prefix: &str,
     raw_prefix: &str,
     rabbitmqctl_vhost: Option<&str>,
 ) -> anyhow::Result<Report> {
-    let key_spec = SecretBox::generate_key_spec("bench1");
-    let secrets = SecretBox::from_config(&key_spec).context("bench encryption key")?;
-    let tenant = db.prepare(&secrets).await?;
+    let (key_spec, tenant) = tenant;
     let app_secret = format!("bench-app-secret-{}", uuid::Uuid::new_v4().simple());
 
     let sample_body = setup::webhook_body();
@@ -216,9 +339,15 @@ async fn run(
         .to_bytes()
         .context("serializing the sample envelope")?
         .len();
-    let broker_pids = procstat::pids_named("beam.smp");
+    // The broker's processes, whose CPU is reported apart: RabbitMQ's Erlang VM, or the
+    // emulator's JVM.
+    let broker_process = match backend {
+        QueueBackend::Rabbitmq => "beam.smp",
+        QueueBackend::Pubsub => "java",
+    };
+    let broker_pids = procstat::pids_named(broker_process);
     if broker_pids.is_empty() {
-        eprintln!("note: no beam.smp process visible; broker CPU is counted as 'other'");
+        eprintln!("note: no {broker_process} process visible; broker CPU is counted as 'other'");
     }
 
     eprintln!("reference: publishing straight to the broker …");
@@ -228,10 +357,7 @@ async fn run(
     };
     let reference = Reference::connect(
         RawSettings {
-            amqp_url: options.services.amqp_url.clone(),
-            prefix: raw_prefix.to_owned(),
-            publish_channels: options.publish_channels,
-            expires_secs: options.queue_expires_secs,
+            queue: queue_config(options, backend, raw_prefix),
             messages: options.raw_messages,
             batch: options.raw_batch,
             publishers: options.raw_publishers,
@@ -260,8 +386,15 @@ async fn run(
     let ingress_binary = format!("{}{built}", binary.display());
     eprintln!("ingress: starting {ingress_binary} …");
     let addr = ingress::free_local_addr()?;
+    let backend_setting = match backend {
+        QueueBackend::Rabbitmq => "rabbitmq",
+        QueueBackend::Pubsub => "pubsub",
+    };
     let env = [
         ("DATABASE_URL", db.app_url.clone()),
+        ("QUEUE_BACKEND", backend_setting.to_owned()),
+        ("PUBSUB_PROJECT_ID", PUBSUB_PROJECT.to_owned()),
+        ("PUBSUB_EMULATOR_HOST", options.pubsub_emulator_host.clone()),
         ("AMQP_URL", options.services.amqp_url.clone()),
         ("QUEUE_PREFIX", prefix.to_owned()),
         ("QUEUE_EXPIRES_SECS", options.queue_expires_secs.to_string()),
@@ -269,7 +402,7 @@ async fn run(
             "QUEUE_PUBLISH_CHANNELS",
             options.publish_channels.to_string(),
         ),
-        ("ENCRYPTION_KEYS", key_spec),
+        ("ENCRYPTION_KEYS", key_spec.to_owned()),
         ("WHATSAPP_APP_SECRET", app_secret.clone()),
         ("RUST_LOG", "warn".to_owned()),
     ];

@@ -1,18 +1,16 @@
-//! The reference: how fast this broker confirms persistent publishes of the ingress's message
-//! size when nothing but publishing happens, through the same publishing code the ingress uses
-//! (`switchyard_shared::queue::rabbitmq`), without HTTP, verification or routing.
+//! The reference: how fast the queue (RabbitMQ, or Pub/Sub) confirms publishes of the ingress's
+//! message size when nothing but publishing happens, through the same publishing code the
+//! ingress uses (`switchyard_shared::queue`), without HTTP, verification or routing.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use switchyard_shared::config::{QueueBackend, QueueConfig};
+use switchyard_shared::config::QueueConfig;
 use switchyard_shared::domain::TenantId;
 use switchyard_shared::envelope::Envelope;
 use switchyard_shared::queue::EventQueue;
-use switchyard_shared::queue::rabbitmq::RabbitMq;
-use switchyard_shared::secrets::SecretString;
 use tokio::task::JoinSet;
 
 use crate::procstat::{Accounting, CpuUsage};
@@ -34,36 +32,12 @@ impl RawRun {
 }
 
 pub struct RawSettings {
-    pub amqp_url: String,
-    pub prefix: String,
-    pub publish_channels: usize,
-    pub expires_secs: u64,
+    /// The queue, under the reference's own prefix.
+    pub queue: QueueConfig,
     pub messages: usize,
     pub batch: usize,
     pub publishers: usize,
     pub single_publishers: usize,
-}
-
-pub fn queue_config(
-    amqp_url: &str,
-    prefix: &str,
-    publish_channels: usize,
-    expires_secs: u64,
-) -> QueueConfig {
-    QueueConfig {
-        backend: QueueBackend::Rabbitmq,
-        amqp_url: SecretString::new(amqp_url),
-        prefix: prefix.to_owned(),
-        publish_channels,
-        prefetch: 32,
-        delivery_limit: 20,
-        partitions: 8,
-        expires_secs: Some(expires_secs),
-        in_place_retries: 3,
-        retry_tiers: Default::default(),
-        confirm_timeout_ms: 30_000,
-        pubsub: Default::default(),
-    }
 }
 
 fn envelopes(tenant: TenantId, n: usize) -> anyhow::Result<Arc<Vec<Envelope>>> {
@@ -76,7 +50,7 @@ fn envelopes(tenant: TenantId, n: usize) -> anyhow::Result<Arc<Vec<Envelope>>> {
 /// Publish every envelope, `per_call` at a time (one `publish` call awaits the confirms of
 /// its envelopes together), from `tasks` concurrent publishers.
 async fn publish_all(
-    queue: &Arc<RabbitMq>,
+    queue: &Arc<dyn EventQueue>,
     envelopes: Arc<Vec<Envelope>>,
     per_call: usize,
     tasks: usize,
@@ -108,7 +82,7 @@ async fn publish_all(
 
 /// A broker connection for reference runs, publishing through the ingress's own queue code.
 pub struct Reference {
-    queue: Arc<RabbitMq>,
+    queue: Arc<dyn EventQueue>,
     tenant: TenantId,
     settings: RawSettings,
 }
@@ -117,16 +91,13 @@ impl Reference {
     /// Connect (declaring the topology under the reference's own prefix) and warm up the
     /// connection, its channels and the queue.
     pub async fn connect(settings: RawSettings, tenant: TenantId) -> anyhow::Result<Self> {
-        let queue = Arc::new(
-            RabbitMq::connect(queue_config(
-                &settings.amqp_url,
-                &settings.prefix,
-                settings.publish_channels,
-                settings.expires_secs,
-            ))
+        let queue = switchyard_shared::queue::connect(&settings.queue)
             .await
-            .context("connecting to the broker for the reference")?,
-        );
+            .context("connecting to the queue for the reference")?;
+        queue
+            .ready()
+            .await
+            .context("the queue is not reachable for the reference")?;
         publish_all(&queue, envelopes(tenant, 512)?, 1, 64).await?;
         Ok(Self {
             queue,
