@@ -255,3 +255,100 @@ impl EventQueue for PubSub {
         consumer::run(self, handler, shutdown).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::config::QueueBackend;
+    use crate::queue::deliveries_before_dead_letter;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        queue: QueueConfig,
+    }
+
+    fn config(args: &[&str]) -> QueueConfig {
+        let argv = std::iter::once("switchyard").chain(args.iter().copied());
+        Cli::try_parse_from(argv).expect("queue flags").queue
+    }
+
+    #[test]
+    fn names_derive_from_the_prefix_unless_given() {
+        let names = Names::new(&config(&[
+            "--queue-prefix",
+            "prod",
+            "--pubsub-project",
+            "acme",
+        ]))
+        .expect("names");
+        assert_eq!(names.events_topic, "projects/acme/topics/prod-events");
+        assert_eq!(
+            names.workers_subscription,
+            "projects/acme/subscriptions/prod-workers"
+        );
+        assert_eq!(
+            names.dead_letter_topic,
+            "projects/acme/topics/prod-dead-letters"
+        );
+        assert_eq!(
+            names.dead_letter_subscription,
+            "projects/acme/subscriptions/prod-dead-letters"
+        );
+        assert_eq!(
+            names.undecodable_subscription,
+            "projects/acme/subscriptions/prod-undecodable"
+        );
+
+        let given = Names::new(&config(&[
+            "--pubsub-project",
+            "acme",
+            "--pubsub-topic",
+            "webhooks",
+            "--pubsub-subscription",
+            "webhook-workers",
+            "--pubsub-dead-letter-topic",
+            "webhooks-dlq",
+        ]))
+        .expect("names");
+        assert_eq!(given.events_topic, "projects/acme/topics/webhooks");
+        assert_eq!(
+            given.workers_subscription,
+            "projects/acme/subscriptions/webhook-workers"
+        );
+        assert_eq!(given.dead_letter_topic, "projects/acme/topics/webhooks-dlq");
+    }
+
+    #[test]
+    fn a_project_is_required() {
+        assert!(matches!(
+            Names::new(&config(&[])),
+            Err(QueueError::Unavailable(reason)) if reason.contains("PUBSUB_PROJECT_ID")
+        ));
+    }
+
+    #[test]
+    fn delivery_attempts_follow_the_tiers_within_what_pubsub_accepts() {
+        let pubsub = |tiers: &str| {
+            config(&["--queue-backend", "pubsub", "--pubsub-project", "p"]).with_tiers(tiers)
+        };
+        // One delivery per tier plus the first; Pub/Sub wants 5 to 100.
+        assert_eq!(max_delivery_attempts(&pubsub("10s,1m,10m,1h,6h")), 6);
+        assert_eq!(max_delivery_attempts(&pubsub("1s")), 5);
+        let many = vec!["1s"; 120].join(",");
+        assert_eq!(max_delivery_attempts(&pubsub(&many)), 100);
+        assert_eq!(deliveries_before_dead_letter(&pubsub("1s,2s,3s")), 5);
+        let rabbit = config(&["--retry-tiers", "1s,2s,3s"]);
+        assert_eq!(rabbit.backend, QueueBackend::Rabbitmq);
+        assert_eq!(deliveries_before_dead_letter(&rabbit), 4);
+    }
+
+    impl QueueConfig {
+        fn with_tiers(mut self, tiers: &str) -> Self {
+            self.retry_tiers = tiers.parse().expect("tiers");
+            self
+        }
+    }
+}
