@@ -16,12 +16,11 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
-# Databases left behind by earlier runs.
-stale=$(runuser -u postgres -- psql -qAt -d postgres \
-  -c "SELECT datname FROM pg_database WHERE datname LIKE 'sy\_test\_%'" 2>/dev/null || true)
-for db in $stale; do
-  runuser -u postgres -- psql -q -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null || true
-done
+# Databases left behind by earlier runs (each test creates its own), dropped in one session.
+runuser -u postgres -- psql -qAt -d postgres \
+  -c "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE);', datname) FROM pg_database
+      WHERE datname LIKE 'sy\_test\_%'" 2>/dev/null \
+  | runuser -u postgres -- psql -q -d postgres >/dev/null 2>&1 || true
 
 export RUST_LOG=${RUST_LOG:-warn}
 # The admin API against its own OpenAPI document (schemathesis; bounded in time), then the
