@@ -161,21 +161,7 @@ async fn run(
     flooder: TenantId,
     neighbour: TenantId,
 ) -> anyhow::Result<Outcome> {
-    let queue = RabbitMq::connect(switchyard_shared::config::QueueConfig {
-        backend: switchyard_shared::config::QueueBackend::Rabbitmq,
-        amqp_url: switchyard_shared::secrets::SecretString::new(options.services.amqp_url.as_str()),
-        prefix: prefix.to_owned(),
-        publish_channels: 4,
-        prefetch: 32,
-        delivery_limit: 20,
-        partitions: 8,
-        expires_secs: Some(300),
-        in_place_retries: 3,
-        retry_tiers: Default::default(),
-        confirm_timeout_ms: 30_000,
-        pubsub: Default::default(),
-    })
-    .await?;
+    let queue = RabbitMq::connect(options.services.rabbitmq_queue(prefix)).await?;
     let flood: Vec<Envelope> = (0..options.flood)
         .map(|i| {
             inbound(

@@ -169,20 +169,7 @@ async fn run(
     switchyard::demo::add_keyword_flow(&pool, tenant, "hi", "Hello! How can we help?").await?;
 
     // Everything waits in the broker before the worker starts.
-    let queue_config = switchyard_shared::config::QueueConfig {
-        backend: switchyard_shared::config::QueueBackend::Rabbitmq,
-        amqp_url: switchyard_shared::secrets::SecretString::new(options.services.amqp_url.as_str()),
-        prefix: prefix.to_owned(),
-        publish_channels: 4,
-        prefetch: 32,
-        delivery_limit: 20,
-        partitions: 8,
-        expires_secs: Some(300),
-        in_place_retries: 3,
-        retry_tiers: Default::default(),
-        confirm_timeout_ms: 30_000,
-        pubsub: Default::default(),
-    };
+    let queue_config = options.services.rabbitmq_queue(prefix);
     let queue = RabbitMq::connect(queue_config).await?;
     let envelopes: Vec<Envelope> = (0..options.messages)
         .map(|i| inbound(tenant, &customer(i % options.contacts, 0)))

@@ -24,7 +24,7 @@ use anyhow::Context;
 use clap::Parser;
 use switchyard_shared::config::{PubSubConfig, QueueBackend, QueueConfig};
 use switchyard_shared::domain::TenantId;
-use switchyard_shared::secrets::{SecretBox, SecretString};
+use switchyard_shared::secrets::SecretBox;
 
 use crate::ingress::Ingress;
 use crate::load::{Conn, PhaseResult, RequestFactory, RequestSource};
@@ -249,22 +249,15 @@ fn backend_name(backend: QueueBackend) -> &'static str {
 fn queue_config(options: &Options, backend: QueueBackend, prefix: &str) -> QueueConfig {
     QueueConfig {
         backend,
-        amqp_url: SecretString::new(options.services.amqp_url.as_str()),
-        prefix: prefix.to_owned(),
         publish_channels: options.publish_channels,
-        prefetch: 32,
-        delivery_limit: 20,
-        partitions: 8,
         expires_secs: Some(options.queue_expires_secs),
-        in_place_retries: 3,
-        retry_tiers: Default::default(),
-        confirm_timeout_ms: 30_000,
         pubsub: PubSubConfig {
             project: Some(PUBSUB_PROJECT.into()),
             emulator_host: Some(options.pubsub_emulator_host.clone()),
             create_topology: true,
             ..Default::default()
         },
+        ..options.services.rabbitmq_queue(prefix)
     }
 }
 

@@ -41,6 +41,25 @@ pub struct Services {
 }
 
 impl Services {
+    /// The RabbitMQ settings a benchmark publishes and consumes with, under `prefix` (queues
+    /// expire 300 s after the run if its clean-up cannot remove them).
+    pub fn rabbitmq_queue(&self, prefix: &str) -> switchyard_shared::config::QueueConfig {
+        switchyard_shared::config::QueueConfig {
+            backend: switchyard_shared::config::QueueBackend::Rabbitmq,
+            amqp_url: SecretString::new(self.amqp_url.as_str()),
+            prefix: prefix.to_owned(),
+            publish_channels: 4,
+            prefetch: 32,
+            delivery_limit: 20,
+            partitions: 8,
+            expires_secs: Some(300),
+            in_place_retries: 3,
+            retry_tiers: Default::default(),
+            confirm_timeout_ms: 30_000,
+            pubsub: Default::default(),
+        }
+    }
+
     /// A fresh database for the run `run_id` (see [`BenchDb::create`]).
     pub async fn create_database(&self, run_id: &str) -> anyhow::Result<BenchDb> {
         let owner = Credentials::parse(&self.owner_credentials).context("--owner-credentials")?;
