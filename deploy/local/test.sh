@@ -39,12 +39,6 @@ elif [ "$status" -ne 0 ]; then
   exit "$status"
 else
   echo "end-to-end suite on Pub/Sub (emulator at $emulator)" >&2
-  skipped=target/tmp/pubsub-skipped.txt
-  rm -f "$skipped"
   PUBSUB_EMULATOR_HOST=$emulator TEST_QUEUE_BACKEND=pubsub \
     cargo test --test api -- --test-threads "${TEST_THREADS:-4}"
-  if [ -s "$skipped" ]; then
-    echo "Pub/Sub half: tests not run on the emulator, and why:" >&2
-    sed 's/^/  /' "$skipped" >&2
-  fi
 fi

@@ -1,6 +1,6 @@
 //! The Pub/Sub emulator's REST API, for tests that read or write the queue directly when the
-//! suite runs on Pub/Sub (`TEST_QUEUE_BACKEND=pubsub`). Unary calls only: the emulator (0.8.20)
-//! breaks an ordered subscription for good when a streaming pull on it is closed.
+//! suite runs on Pub/Sub (`TEST_QUEUE_BACKEND=pubsub`): plain unary calls, which need no client
+//! of their own and leave the workers' streams alone.
 
 use std::time::Duration;
 

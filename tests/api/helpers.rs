@@ -132,30 +132,6 @@ pub fn test_backend() -> QueueBackend {
     }
 }
 
-/// Whether the running test cannot pass on this suite's backend, recording why in
-/// `target/tmp/pubsub-skipped.txt`, which `deploy/local/test.sh` prints after the Pub/Sub
-/// half. The one case: the Pub/Sub emulator (0.8.20) breaks an ordered subscription for good
-/// once a streaming pull on it closes, so a test that stops a worker and then needs another
-/// worker to receive from the same subscription cannot pass on it (real Pub/Sub has no such
-/// defect; the test runs on RabbitMQ).
-pub fn skipped_on_the_pubsub_emulator(test: &str, why: &str) -> bool {
-    if test_backend() != QueueBackend::Pubsub {
-        return false;
-    }
-    let line = format!("{test}: {why}\n");
-    eprintln!("skipped on the Pub/Sub emulator: {line}");
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("pubsub-skipped.txt");
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut file| std::io::Write::write_all(&mut file, line.as_bytes()));
-    if let Err(e) = written {
-        panic!("recording the skip in {}: {e}", path.display());
-    }
-    true
-}
-
 impl TestEnv {
     pub async fn new() -> Self {
         Self::with(|_| {}).await

@@ -21,6 +21,7 @@ mod google;
 mod health;
 mod helpers;
 mod isolation;
+mod leases;
 mod llm_replies;
 mod llm_settings;
 mod llm_turns;

@@ -16,12 +16,6 @@ const CUSTOMERS: usize = 12;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_finishes_the_events_in_flight_and_leaves_the_rest_to_the_next_worker() {
-    if skipped_on_the_pubsub_emulator(
-        "shutdown::a_stop_finishes_the_events_in_flight_and_leaves_the_rest_to_the_next_worker",
-        "the next worker must receive from the subscription the stopped worker's stream closed on",
-    ) {
-        return;
-    }
     let mut app = spawn_app().await;
     app.fixture_tenant().await;
     // Every welcome takes a second at Meta, so the stop comes while replies are being sent.

@@ -43,6 +43,13 @@ async fn an_inbound_sms_delivered_three_times_is_stored_once_and_answered_once()
             .await,
         1
     );
+    // The two repeats were absorbed by the dedup key, and counted on it.
+    eventually("both repeats counted as duplicates", || async {
+        app.count("SELECT coalesce(sum(duplicates), 0)::bigint FROM processed_events")
+            .await
+            == 2
+    })
+    .await;
     let sent = app.telnyx.sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].body["to"], CUSTOMER_NUMBER);

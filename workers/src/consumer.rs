@@ -92,10 +92,7 @@ impl EventProcessor {
             return Ok(Processed::Parked);
         }
         let (processed, outbox) = self.apply(&mut tx, &tenant, envelope).await?;
-        if processed == Processed::Duplicate {
-            tx.rollback().await?;
-            return Ok(processed);
-        }
+        // A duplicate commits only its count (`processed_events::claim`).
         tx.commit().await?;
         self.dispatch(envelope, outbox).await;
         Ok(processed)
@@ -153,8 +150,8 @@ impl EventProcessor {
         tx.commit().await
     }
 
-    /// The body of an event's transaction: claim the dedup key (`Duplicate` if taken — the
-    /// caller decides whether to commit), apply the event, let the engine answer.
+    /// The body of an event's transaction: claim the dedup key (`Duplicate` if taken, the
+    /// duplicate counted), apply the event, let the engine answer.
     async fn apply(
         &self,
         tx: &mut TenantTx,

@@ -28,16 +28,17 @@ use google_cloud_pubsub::client::{Publisher, Subscriber};
 use google_cloud_pubsub::model::Message;
 use google_cloud_pubsub::subscriber::handler::Handler;
 
-use super::{PubSub, max_delivery_attempts};
+use super::{PubSub, ack_deadline, max_delivery_attempts};
 use crate::envelope::Envelope;
 use crate::queue::lanes::Lanes;
 use crate::queue::settle::{DRAIN_TIMEOUT, Fate, SettlePolicy};
 use crate::queue::{Burial, ErrorClass, EventHandler, QueueError};
 use crate::shutdown::Shutdown;
 
-/// How far the client extends the ack deadline of a held message each time: what a crashed
-/// worker's events wait, at most, before Pub/Sub delivers them again.
-const LEASE_EXTENSION: Duration = Duration::from_secs(20);
+/// How long the client keeps extending the lease of a message a worker holds: far beyond any
+/// event (an LLM call, a database outage held in place), yet bounded, so a stuck job cannot keep
+/// its event from Pub/Sub for ever.
+const MAX_LEASE: Duration = Duration::from_secs(60 * 60);
 
 /// The attribute Pub/Sub adds to a dead-lettered message: deliveries before it gave up.
 const DEAD_LETTER_DELIVERIES: &str = "CloudPubSubDeadLetterSourceDeliveryCount";
@@ -89,7 +90,8 @@ pub(super) async fn run(
             .subscriber
             .subscribe(queue.names.workers_subscription.clone())
             .set_max_outstanding_messages(prefetch)
-            .set_max_lease_extension(LEASE_EXTENSION)
+            .set_max_lease_extension(ack_deadline())
+            .set_max_lease(MAX_LEASE)
             .build();
         let ended = consume_stream(stream, &settling, &shutdown).await;
         if shutdown.is_triggered() {

@@ -40,9 +40,16 @@ use crate::config::QueueConfig;
 use crate::envelope::Envelope;
 use crate::shutdown::Shutdown;
 
-/// The workers' subscription's ack deadline: how soon Pub/Sub delivers again what a worker took
-/// and then died with (a running worker extends it while it holds the message).
+/// The ack deadline of what a worker holds, set on the workers' subscription and on every
+/// worker's stream: how soon Pub/Sub delivers again what a worker took and then died with.
+/// While a worker runs an event, its client extends the deadline by this much at a time (every
+/// few seconds), so a long event keeps its delivery. Pub/Sub's minimum.
 pub const ACK_DEADLINE_SECS: i32 = 10;
+
+/// [`ACK_DEADLINE_SECS`] as a duration.
+pub fn ack_deadline() -> Duration {
+    Duration::from_secs(u64::from(ACK_DEADLINE_SECS.unsigned_abs()))
+}
 
 /// Deliveries before Pub/Sub dead-letters an event: one per retry tier plus the first, within
 /// the 5–100 Pub/Sub accepts.
