@@ -68,7 +68,8 @@ pub struct QueueConfig {
     #[arg(long, env = "QUEUE_PUBLISH_CHANNELS", default_value_t = 4)]
     pub publish_channels: usize,
 
-    /// Events a worker holds unacknowledged at once (AMQP prefetch).
+    /// Events a worker holds unacknowledged at once: per partition queue it consumes on
+    /// RabbitMQ (AMQP prefetch), per worker on Pub/Sub (the stream's flow control).
     #[arg(long, env = "WORKER_PREFETCH", default_value_t = 32)]
     pub prefetch: u16,
 

@@ -58,6 +58,9 @@ struct Inner {
     sent: Vec<SentMessage>,
     failures: VecDeque<Failure>,
     next_id: u64,
+    /// Send requests being answered now, and the most there ever were at once.
+    sends_in_flight: usize,
+    most_sends_in_flight: usize,
 }
 
 /// A running fake; clones share state.
@@ -113,6 +116,12 @@ impl FakeGraph {
         self.lock().sent.clone()
     }
 
+    /// The most send requests the fake was answering at one time: how many sends the caller
+    /// had in flight at its busiest.
+    pub fn most_sends_in_flight(&self) -> usize {
+        self.lock().most_sends_in_flight
+    }
+
     pub fn fail_next(&self, failure: Failure) {
         self.lock().failures.push_back(failure);
     }
@@ -152,6 +161,7 @@ async fn send_message(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    let _in_flight = SendInFlight::enter(&fake);
     let Some(token) = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -216,6 +226,25 @@ async fn send_message(
         "messages": [{ "id": wamid }]
     }))
     .into_response()
+}
+
+/// Counts one send request as in flight for as long as it lives.
+struct SendInFlight<'a>(&'a FakeGraph);
+
+impl<'a> SendInFlight<'a> {
+    fn enter(fake: &'a FakeGraph) -> Self {
+        let mut inner = fake.lock();
+        inner.sends_in_flight += 1;
+        inner.most_sends_in_flight = inner.most_sends_in_flight.max(inner.sends_in_flight);
+        Self(fake)
+    }
+}
+
+impl Drop for SendInFlight<'_> {
+    fn drop(&mut self) {
+        let mut inner = self.0.lock();
+        inner.sends_in_flight = inner.sends_in_flight.saturating_sub(1);
+    }
 }
 
 // Embedded signup. The fake WABA is the fixtures' 200000000000002 with number

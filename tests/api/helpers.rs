@@ -15,6 +15,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use switchyard::app::{Application, Role};
 use switchyard::sandbox::FakeGraph;
+use switchyard::sandbox::graph::Failure;
 use switchyard::sandbox::telnyx::FakeTelnyx;
 use switchyard::settings::Settings;
 use switchyard_ingress::verify::meta::sign;
@@ -552,6 +553,33 @@ impl TestApp {
     /// POST signed with the platform's app secret.
     pub async fn post_whatsapp(&self, body: Vec<u8>) -> reqwest::Response {
         self.post_whatsapp_signed_with(APP_SECRET, body).await
+    }
+
+    /// The fixture tenant's welcome to each of `customers` new customers, each slow at Meta:
+    /// the next `customers` sends are answered (200) only after `delay`. Then one "hello" from
+    /// each customer (`1555000{i:04}`, wamid `wamid.{tag}{i}`), every webhook accepted.
+    pub async fn slow_welcomes_to_new_customers(
+        &self,
+        customers: usize,
+        delay: Duration,
+        tag: &str,
+    ) {
+        self.graph.fail_next(Failure {
+            count: u32::try_from(customers).expect("a handful of customers"),
+            status: 200,
+            code: 0,
+            delay_ms: u64::try_from(delay.as_millis()).expect("a delay in milliseconds"),
+        });
+        for i in 0..customers {
+            let body = inbound_text(
+                PHONE_NUMBER_ID,
+                WABA_ID,
+                &format!("1555000{i:04}"),
+                &format!("wamid.{tag}{i}"),
+                "hello",
+            );
+            assert_eq!(self.post_whatsapp(bytes(&body)).await.status(), 200);
+        }
     }
 }
 

@@ -11,6 +11,7 @@ mod contacts;
 mod dead_letters;
 mod emulator;
 mod fairness;
+mod flow_control;
 mod flow_conversations;
 mod flow_states;
 mod flows;

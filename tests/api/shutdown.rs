@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use switchyard::app::Role;
-use switchyard::sandbox::graph::Failure;
 use switchyard_ingress::verify::meta::sign;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -19,22 +18,8 @@ async fn a_stop_finishes_the_events_in_flight_and_leaves_the_rest_to_the_next_wo
     let mut app = spawn_app().await;
     app.fixture_tenant().await;
     // Every welcome takes a second at Meta, so the stop comes while replies are being sent.
-    app.graph.fail_next(Failure {
-        count: u32::try_from(CUSTOMERS).unwrap(),
-        status: 200,
-        code: 0,
-        delay_ms: 1000,
-    });
-    for i in 0..CUSTOMERS {
-        let body = inbound_text(
-            PHONE_NUMBER_ID,
-            WABA_ID,
-            &format!("1555000{i:04}"),
-            &format!("wamid.STOP{i}"),
-            "hello",
-        );
-        assert_eq!(app.post_whatsapp(bytes(&body)).await.status(), 200);
-    }
+    app.slow_welcomes_to_new_customers(CUSTOMERS, Duration::from_secs(1), "STOP")
+        .await;
     eventually("a welcome being sent", || async {
         app.count("SELECT count(*) FROM outbox WHERE status IN ('sending', 'sent')")
             .await

@@ -25,6 +25,8 @@ pub struct Lanes<T, F> {
     running_keys: HashMap<Id, String>,
     /// Busy conversations, with what waits behind their running delivery.
     waiting: HashMap<String, VecDeque<T>>,
+    /// Deliveries submitted and not finished: running or waiting.
+    held: usize,
 }
 
 impl<T, F, Fut> Lanes<T, F>
@@ -39,11 +41,13 @@ where
             running: JoinSet::new(),
             running_keys: HashMap::new(),
             waiting: HashMap::new(),
+            held: 0,
         }
     }
 
     /// Run `item` after everything submitted before it under `key`.
     pub fn submit(&mut self, key: String, item: T) {
+        self.held += 1;
         if let Some(queue) = self.waiting.get_mut(&key) {
             queue.push_back(item);
         } else {
@@ -62,12 +66,19 @@ where
         self.running.is_empty()
     }
 
+    /// Deliveries submitted and not yet finished (running, or waiting behind their
+    /// conversation): what a consumer that bounds its own intake compares with its limit.
+    pub fn held(&self) -> usize {
+        self.held
+    }
+
     /// Wait for a running delivery to finish and start the next one of its conversation. Never
     /// returns while nothing runs.
     pub async fn next_finished(&mut self) {
         let Some(done) = self.running.join_next_with_id().await else {
             return std::future::pending().await;
         };
+        self.held = self.held.saturating_sub(1);
         let id = match done {
             Ok((id, ())) => id,
             Err(e) => {
@@ -90,6 +101,7 @@ where
     /// finished (the rest are aborted, and their deliveries go back to the broker).
     pub async fn stop(&mut self, grace: Duration) -> bool {
         self.waiting.clear();
+        self.held = 0;
         let finished = tokio::time::timeout(grace, async {
             while self.running.join_next().await.is_some() {}
         })
@@ -151,6 +163,25 @@ mod tests {
         assert!(at("end a1") < at("start a2"));
         assert!(at("end b1") < at("end a1"));
         assert_eq!(log.len(), 6);
+    }
+
+    #[tokio::test]
+    async fn held_counts_what_runs_and_what_waits_until_it_finishes() {
+        let log = Log::default();
+        let mut lanes = Lanes::new(recorder(&log));
+        lanes.submit("a".into(), ("a1".into(), 10));
+        lanes.submit("a".into(), ("a2".into(), 10));
+        lanes.submit("b".into(), ("b1".into(), 10));
+        assert_eq!(lanes.held(), 3);
+        lanes.next_finished().await;
+        assert_eq!(lanes.held(), 2);
+        run_all(&mut lanes).await;
+        assert_eq!(lanes.held(), 0);
+
+        lanes.submit("c".into(), ("c1".into(), 10));
+        lanes.submit("c".into(), ("c2".into(), 10));
+        assert!(lanes.stop(Duration::from_secs(5)).await);
+        assert_eq!(lanes.held(), 0);
     }
 
     #[tokio::test]

@@ -67,6 +67,9 @@ pub struct Audit {
     pub outbox: BTreeMap<String, i64>,
     pub dead_letters: i64,
     pub unroutable: i64,
+    /// Deliveries the dedup absorbed (`processed_events.duplicates`): provider retries of
+    /// webhooks already accepted, and queue redeliveries after a fault.
+    pub duplicates_absorbed: i64,
     pub latency_p50: Duration,
     pub latency_p99: Duration,
     pub latency_max: Duration,
@@ -212,6 +215,10 @@ pub async fn audit(
     let unroutable: i64 = sqlx::query_scalar("SELECT count(*) FROM unroutable_events")
         .fetch_one(pool)
         .await?;
+    let duplicates_absorbed: i64 =
+        sqlx::query_scalar("SELECT coalesce(sum(duplicates), 0)::bigint FROM processed_events")
+            .fetch_one(pool)
+            .await?;
 
     latencies.sort();
     let quantile = |q: f64| {
@@ -236,6 +243,7 @@ pub async fn audit(
         outbox: outbox.into_iter().collect(),
         dead_letters,
         unroutable,
+        duplicates_absorbed,
         latency_p50: quantile(0.5),
         latency_p99: quantile(0.99),
         latency_max: latencies.last().copied().unwrap_or_default(),

@@ -85,6 +85,10 @@ pub fn markdown(options: &Options, audit: &Audit, clean_stops: &[(String, bool)]
             ),
         ),
         (
+            "duplicate deliveries absorbed by the dedup",
+            audit.duplicates_absorbed.to_string(),
+        ),
+        (
             "dead letters / unroutable",
             format!("{} / {}", audit.dead_letters, audit.unroutable),
         ),

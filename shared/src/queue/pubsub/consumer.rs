@@ -1,6 +1,10 @@
-//! The Pub/Sub consumer: a streaming pull on the workers' subscription, flow-controlled by
-//! `WORKER_PREFETCH` outstanding messages, each conversation's events run one at a time in
-//! order ([`Lanes`]), each settled by the shared [`SettlePolicy`]:
+//! The Pub/Sub consumer: a streaming pull on the workers' subscription, each conversation's
+//! events run one at a time in order ([`Lanes`]), each settled by the shared [`SettlePolicy`].
+//! A worker holds at most `WORKER_PREFETCH` events: the stream's flow control asks Pub/Sub for
+//! no more outstanding messages, and the consumer itself reads no further from the stream while
+//! it holds that many (the server's flow control is approximate, and the emulator ignores it).
+//!
+//! Settling:
 //!
 //! - **Ack**: acknowledged.
 //! - **Hold** (the database is down): kept in place; the client extends the message's lease
@@ -84,16 +88,16 @@ pub(super) async fn run(
         queue.names.dead_letter_subscription.clone(),
         settling.clone(),
     ));
-    let prefetch = i64::from(queue.config.prefetch.max(1));
+    let prefetch = queue.config.prefetch.max(1);
     loop {
         let stream = queue
             .subscriber
             .subscribe(queue.names.workers_subscription.clone())
-            .set_max_outstanding_messages(prefetch)
+            .set_max_outstanding_messages(i64::from(prefetch))
             .set_max_lease_extension(ack_deadline())
             .set_max_lease(MAX_LEASE)
             .build();
-        let ended = consume_stream(stream, &settling, &shutdown).await;
+        let ended = consume_stream(stream, usize::from(prefetch), &settling, &shutdown).await;
         if shutdown.is_triggered() {
             break;
         }
@@ -113,9 +117,10 @@ pub(super) async fn run(
     Ok(())
 }
 
-/// Deliver from `stream` until it breaks or `shutdown`.
+/// Deliver from `stream` until it breaks or `shutdown`, holding at most `prefetch` events.
 async fn consume_stream(
     mut stream: google_cloud_pubsub::subscriber::MessageStream,
+    prefetch: usize,
     settling: &Arc<Settling>,
     shutdown: &Shutdown,
 ) -> Result<(), QueueError> {
@@ -132,7 +137,7 @@ async fn consume_stream(
         tokio::select! {
             _ = shutdown.wait() => break Ok(()),
             _ = lanes.next_finished(), if !lanes.is_idle() => {}
-            next = stream.next() => match next {
+            next = stream.next(), if lanes.held() < prefetch => match next {
                 None => break Err(QueueError::Unavailable("the Pub/Sub stream ended".into())),
                 Some(Err(e)) => break Err(QueueError::Unavailable(e.to_string())),
                 Some(Ok((message, handler))) => match Envelope::from_bytes(&message.data) {
