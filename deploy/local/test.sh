@@ -29,16 +29,5 @@ cargo build --quiet --bin switchyard
 bash deploy/local/contract.sh
 cargo test --workspace --all-targets -- --test-threads "${TEST_THREADS:-4}"
 
-set +e
-emulator=$(bash deploy/local/pubsub-emulator.sh)
-status=$?
-set -e
-if [ "$status" -eq 3 ]; then
-  echo "PUB/SUB HALF SKIPPED: the end-to-end suite ran on RabbitMQ only (see the reason above)" >&2
-elif [ "$status" -ne 0 ]; then
-  exit "$status"
-else
-  echo "end-to-end suite on Pub/Sub (emulator at $emulator)" >&2
-  PUBSUB_EMULATOR_HOST=$emulator TEST_QUEUE_BACKEND=pubsub \
-    cargo test --test api -- --test-threads "${TEST_THREADS:-4}"
-fi
+bash deploy/local/with-pubsub-emulator.sh "the end-to-end suite on Pub/Sub" \
+  env TEST_QUEUE_BACKEND=pubsub cargo test --test api -- --test-threads "${TEST_THREADS:-4}"

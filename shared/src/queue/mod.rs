@@ -16,6 +16,7 @@ pub mod lanes;
 pub mod partition;
 pub mod pubsub;
 pub mod rabbitmq;
+pub mod reconnect;
 pub mod retry;
 pub mod settle;
 

@@ -5,7 +5,7 @@
 //! the fake providers received.
 //!
 //! ```text
-//! cargo build --bins && target/debug/chaos [--duration-secs 240] [--rate 20]
+//! cargo build --bins && target/debug/chaos [--duration-secs 240] [--rate 20] [--backend pubsub]
 //! ```
 //!
 //! One run: a fresh database and queue prefix → the fake provider APIs in this process →
@@ -51,6 +51,7 @@ use switchyard::sandbox::google_signing::{
 };
 use switchyard::sandbox::signing::TelnyxSigner;
 use switchyard::sandbox::telnyx::FakeTelnyx;
+use switchyard_shared::config::QueueBackend;
 use switchyard_shared::secrets::SecretBox;
 use switchyard_shared::shutdown::Shutdown;
 
@@ -58,6 +59,9 @@ use crate::faults::{Fault, Target};
 use crate::setup::{BenchDb, Services, broker};
 use crate::system::{Service, wait_ready};
 use crate::traffic::Traffic;
+
+/// The Pub/Sub project the run's topics live in (on the emulator).
+const PUBSUB_PROJECT: &str = "switchyard-chaos";
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -78,14 +82,18 @@ pub struct Options {
     customers: usize,
     #[arg(long, default_value_t = 2)]
     workers: usize,
-    /// The faults, in order (comma-separated).
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "broker,database,worker,ingress"
-    )]
-    faults: Vec<Fault>,
+    /// The queue the system runs on. On `pubsub` (the emulator at `--pubsub-emulator-host`)
+    /// the broker is not restarted: the emulator keeps messages in memory only, so a restart
+    /// loses them by design, which says nothing about Switchyard.
+    #[arg(long, value_enum, default_value = "rabbitmq")]
+    backend: QueueBackend,
+    /// The Pub/Sub emulator (`host:port`) for `--backend pubsub`.
+    #[arg(long, env = "PUBSUB_EMULATOR_HOST", default_value = "127.0.0.1:8085")]
+    pubsub_emulator_host: String,
+    /// The faults, in order (comma-separated). Default: broker,database,worker,ingress on
+    /// RabbitMQ; database,worker,ingress on Pub/Sub.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    faults: Option<Vec<Fault>>,
     /// How RabbitMQ is restarted (run with `sh -c`); it must return once the broker is
     /// starting again.
     #[arg(
@@ -123,6 +131,24 @@ pub struct Options {
     keep_database: bool,
 }
 
+impl Options {
+    /// The faults to inject: those asked for, or every one the backend allows.
+    pub fn faults(&self) -> Vec<Fault> {
+        match (&self.faults, self.backend) {
+            (Some(faults), _) => faults.clone(),
+            (None, QueueBackend::Rabbitmq) => {
+                vec![
+                    Fault::Broker,
+                    Fault::Database,
+                    Fault::Worker,
+                    Fault::Ingress,
+                ]
+            }
+            (None, QueueBackend::Pubsub) => vec![Fault::Database, Fault::Worker, Fault::Ingress],
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
@@ -130,6 +156,12 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(
         options.workers > 0 && options.tenants > 0,
         "--workers and --tenants must be positive"
+    );
+    let faults = options.faults();
+    anyhow::ensure!(
+        options.backend == QueueBackend::Rabbitmq || !faults.contains(&Fault::Broker),
+        "the broker fault restarts RabbitMQ; on Pub/Sub leave it out (the emulator keeps \
+         messages in memory only, so restarting it loses them by design)"
     );
     let binary = worker_process::switchyard_binary(options.switchyard_bin.as_ref())?;
     let run_id = format!("chaos{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
@@ -200,6 +232,16 @@ async fn run(
     let ingress_addr = bench_ingress::free_local_addr()?;
     let env: Vec<(String, String)> = [
         ("DATABASE_URL", db.app_url.clone()),
+        (
+            "QUEUE_BACKEND",
+            match options.backend {
+                QueueBackend::Rabbitmq => "rabbitmq",
+                QueueBackend::Pubsub => "pubsub",
+            }
+            .into(),
+        ),
+        ("PUBSUB_PROJECT_ID", PUBSUB_PROJECT.into()),
+        ("PUBSUB_EMULATOR_HOST", options.pubsub_emulator_host.clone()),
         ("AMQP_URL", options.services.amqp_url.clone()),
         ("QUEUE_PREFIX", prefix.to_owned()),
         ("QUEUE_EXPIRES_SECS", "1800".into()),
@@ -248,6 +290,7 @@ async fn run(
         options.customers,
     )?);
     let duration = Duration::from_secs(options.duration_secs);
+    let faults = options.faults();
     let steady = {
         let traffic = traffic.clone();
         let rate = options.rate;
@@ -257,8 +300,7 @@ async fn run(
         "chaos: {:.0} events/s for {} s, faults: {}",
         options.rate,
         options.duration_secs,
-        options
-            .faults
+        faults
             .iter()
             .map(|f| f.label())
             .collect::<Vec<_>>()
@@ -266,13 +308,13 @@ async fn run(
     );
 
     let started = tokio::time::Instant::now();
-    let spacing = duration / u32::try_from(options.faults.len() + 1).unwrap_or(1);
+    let spacing = duration / u32::try_from(faults.len() + 1).unwrap_or(1);
     let (broker_port, database_port) = (
         port_of(&options.services.amqp_url, 5672),
         port_of(&options.services.postgres, 5432),
     );
     let mut injected = Vec::new();
-    for (nth, fault) in options.faults.iter().enumerate() {
+    for (nth, fault) in faults.iter().enumerate() {
         let due = started + spacing * u32::try_from(nth + 1).unwrap_or(1);
         while tokio::time::Instant::now() < due {
             ingress.check_alive()?;

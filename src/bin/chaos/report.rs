@@ -14,8 +14,12 @@ pub fn markdown(options: &Options, audit: &Audit, clean_stops: &[(String, bool)]
     };
     let _ = writeln!(
         out,
-        "Run: {} events/s for {} s, {} tenants × {} customers per channel, {} workers; \
+        "Run on {}: {} events/s for {} s, {} tenants × {} customers per channel, {} workers; \
          faults: {}.\n",
+        match options.backend {
+            switchyard_shared::config::QueueBackend::Rabbitmq => "RabbitMQ",
+            switchyard_shared::config::QueueBackend::Pubsub => "Pub/Sub (emulator)",
+        },
         options.rate,
         options.duration_secs,
         options.tenants,

@@ -27,7 +27,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use google_cloud_pubsub::client::{Publisher, Subscriber};
 use google_cloud_pubsub::model::Message;
 use google_cloud_pubsub::subscriber::handler::Handler;
@@ -35,6 +34,7 @@ use google_cloud_pubsub::subscriber::handler::Handler;
 use super::{PubSub, ack_deadline, max_delivery_attempts};
 use crate::envelope::Envelope;
 use crate::queue::lanes::Lanes;
+use crate::queue::reconnect::Reconnect;
 use crate::queue::settle::{DRAIN_TIMEOUT, Fate, SettlePolicy};
 use crate::queue::{Burial, ErrorClass, EventHandler, QueueError};
 use crate::shutdown::Shutdown;
@@ -59,18 +59,13 @@ pub(super) async fn run(
     handler: Arc<dyn EventHandler>,
     shutdown: Shutdown,
 ) -> Result<(), QueueError> {
-    let mut backoff = ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(200))
-        .with_max_delay(Duration::from_secs(2))
-        .without_max_times()
-        .build();
+    let mut reconnect = Reconnect::up_to(Duration::from_secs(2));
     // The topology first: a worker may start before the emulator or the service answers.
     while let Err(e) = queue.ensure_topology().await {
-        let pause = backoff.next().unwrap_or(Duration::from_secs(2));
+        let pause = reconnect.next_pause();
         tracing::warn!(error = %e, ?pause, "Pub/Sub unreachable; trying again");
-        tokio::select! {
-            _ = shutdown.wait() => return Ok(()),
-            _ = tokio::time::sleep(pause) => {}
+        if !Reconnect::wait(pause, &shutdown).await {
+            return Ok(());
         }
     }
     let stop = shutdown.child();
@@ -101,13 +96,12 @@ pub(super) async fn run(
         if shutdown.is_triggered() {
             break;
         }
-        let pause = backoff.next().unwrap_or(Duration::from_secs(2));
+        let pause = reconnect.next_pause();
         if let Err(e) = ended {
             tracing::warn!(error = %e, ?pause, "Pub/Sub stream broke; reconnecting");
         }
-        tokio::select! {
-            _ = shutdown.wait() => break,
-            _ = tokio::time::sleep(pause) => {}
+        if !Reconnect::wait(pause, &shutdown).await {
+            break;
         }
     }
     stop.trigger();
@@ -215,11 +209,7 @@ impl Settling {
 /// Bury what Pub/Sub dead-lettered, until the policy's stop fires.
 async fn drain_dead_letters(subscriber: Subscriber, subscription: String, settling: Arc<Settling>) {
     let stop = settling.policy.stop.clone();
-    let mut backoff = ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(200))
-        .with_max_delay(Duration::from_secs(5))
-        .without_max_times()
-        .build();
+    let mut reconnect = Reconnect::up_to(Duration::from_secs(5));
     loop {
         let mut stream = subscriber
             .subscribe(subscription.clone())
@@ -238,11 +228,10 @@ async fn drain_dead_letters(subscriber: Subscriber, subscription: String, settli
         };
         token.shutdown().await;
         let Some(error) = broke else { return };
-        let pause = backoff.next().unwrap_or(Duration::from_secs(5));
+        let pause = reconnect.next_pause();
         tracing::warn!(%error, ?pause, "dead-letter subscription broke; reconnecting");
-        tokio::select! {
-            _ = stop.wait() => return,
-            _ = tokio::time::sleep(pause) => {}
+        if !Reconnect::wait(pause, &stop).await {
+            return;
         }
     }
 }

@@ -42,7 +42,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use backon::{BackoffBuilder, ExponentialBuilder};
 use lapin::options::{
     BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
     QueueDeclareOptions,
@@ -57,6 +56,7 @@ use super::partition::{Partition, partition_of};
 use super::{EventHandler, EventQueue, QueueError, retry};
 use crate::config::QueueConfig;
 use crate::envelope::Envelope;
+use crate::queue::reconnect::Reconnect;
 use crate::shutdown::Shutdown;
 
 /// A busy broker (e.g. deleting many queues) can take a while to accept a connection.
@@ -464,13 +464,7 @@ impl EventQueue for RabbitMq {
         handler: Arc<dyn EventHandler>,
         shutdown: Shutdown,
     ) -> Result<(), QueueError> {
-        // A low ceiling: the wait after the last refused attempt is how long events sit
-        // unconsumed after the broker is back, and a refused connection costs nothing.
-        let mut backoff = ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(200))
-            .with_max_delay(Duration::from_secs(2))
-            .without_max_times()
-            .build();
+        let mut reconnect = Reconnect::up_to(Duration::from_secs(2));
         loop {
             // The publishing connection declares the topology, which the consumer needs: a
             // worker that started while the broker was down has not declared it yet.
@@ -481,11 +475,10 @@ impl EventQueue for RabbitMq {
             match attempt {
                 Ok(()) => return Ok(()),
                 Err(e) => {
-                    let delay = backoff.next().unwrap_or(Duration::from_secs(10));
+                    let delay = reconnect.next_pause();
                     tracing::warn!(error = %e, ?delay, "consumer lost the broker; reconnecting");
-                    tokio::select! {
-                        _ = shutdown.wait() => return Ok(()),
-                        _ = tokio::time::sleep(delay) => {}
+                    if !Reconnect::wait(delay, &shutdown).await {
+                        return Ok(());
                     }
                 }
             }
