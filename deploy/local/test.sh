@@ -30,4 +30,5 @@ bash deploy/local/contract.sh
 cargo test --workspace --all-targets -- --test-threads "${TEST_THREADS:-4}"
 
 bash deploy/local/with-pubsub-emulator.sh "the end-to-end suite on Pub/Sub" \
-  env TEST_QUEUE_BACKEND=pubsub cargo test --test api -- --test-threads "${TEST_THREADS:-4}"
+  env TEST_QUEUE_BACKEND=pubsub cargo test --test api --test pubsub_topology \
+  -- --test-threads "${TEST_THREADS:-4}"
