@@ -17,6 +17,9 @@ async fn an_event_whose_reply_outlasts_the_ack_deadline_is_delivered_to_one_work
     let slow_send = ack_deadline() * 3 / 2;
     let app = spawn_app_with(|s| {
         s.worker.provider_timeout_ms = u64::try_from(slow_send.as_millis()).unwrap() * 2;
+        // The event's own dispatch sends the welcome, so the event is held for the whole slow
+        // send; the outbox relay could otherwise take the send and let the event go early.
+        s.worker.outbox_poll_ms = 600_000;
     })
     .await;
     // A second worker, idle and ready to take the event should its lease lapse.
