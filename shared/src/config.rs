@@ -43,6 +43,16 @@ pub enum QueueBackend {
     Pubsub,
 }
 
+impl QueueBackend {
+    /// The value of `QUEUE_BACKEND` that selects this backend.
+    pub fn setting(self) -> &'static str {
+        match self {
+            QueueBackend::Rabbitmq => "rabbitmq",
+            QueueBackend::Pubsub => "pubsub",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct QueueConfig {
     #[arg(long = "queue-backend", env = "QUEUE_BACKEND", value_enum, default_value_t = QueueBackend::Rabbitmq)]
@@ -457,4 +467,21 @@ pub struct SecretsConfig {
     /// `id:base64(32 bytes)[,…]`, active key first; `switchyard keygen` prints one.
     #[arg(long = "encryption-keys", env = "ENCRYPTION_KEYS")]
     pub encryption_keys: SecretString,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    use super::QueueBackend;
+
+    #[test]
+    fn each_backends_setting_selects_it() {
+        for backend in QueueBackend::value_variants() {
+            assert_eq!(
+                QueueBackend::from_str(backend.setting(), false),
+                Ok(*backend)
+            );
+        }
+    }
 }

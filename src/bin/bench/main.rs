@@ -379,13 +379,9 @@ async fn run(
     let ingress_binary = format!("{}{built}", binary.display());
     eprintln!("ingress: starting {ingress_binary} …");
     let addr = ingress::free_local_addr()?;
-    let backend_setting = match backend {
-        QueueBackend::Rabbitmq => "rabbitmq",
-        QueueBackend::Pubsub => "pubsub",
-    };
     let env = [
         ("DATABASE_URL", db.app_url.clone()),
-        ("QUEUE_BACKEND", backend_setting.to_owned()),
+        ("QUEUE_BACKEND", backend.setting().to_owned()),
         ("PUBSUB_PROJECT_ID", PUBSUB_PROJECT.to_owned()),
         ("PUBSUB_EMULATOR_HOST", options.pubsub_emulator_host.clone()),
         ("AMQP_URL", options.services.amqp_url.clone()),

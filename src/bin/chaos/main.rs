@@ -232,14 +232,7 @@ async fn run(
     let ingress_addr = bench_ingress::free_local_addr()?;
     let env: Vec<(String, String)> = [
         ("DATABASE_URL", db.app_url.clone()),
-        (
-            "QUEUE_BACKEND",
-            match options.backend {
-                QueueBackend::Rabbitmq => "rabbitmq",
-                QueueBackend::Pubsub => "pubsub",
-            }
-            .into(),
-        ),
+        ("QUEUE_BACKEND", options.backend.setting().into()),
         ("PUBSUB_PROJECT_ID", PUBSUB_PROJECT.into()),
         ("PUBSUB_EMULATOR_HOST", options.pubsub_emulator_host.clone()),
         ("AMQP_URL", options.services.amqp_url.clone()),
